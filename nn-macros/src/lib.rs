@@ -1,0 +1,29 @@
+//! The `network!` macro of [typenet](https://docs.rs/typenet). Use it through `typenet`,
+//! which re-exports it; this crate is an implementation detail.
+//!
+//! The macro runs in three steps, each in its own module: [`ast`] parses the declaration,
+//! [`check`] resolves every layer's width and rejects shapes that do not fit (every
+//! problem is reported at once, each at the offending token), and [`expand`] writes the
+//! concrete struct, its cache and their straight-line methods.
+
+mod ast;
+mod check;
+mod expand;
+
+use proc_macro::TokenStream;
+
+/// Declares a statically shaped network. See `typenet::network!` for the documentation.
+#[proc_macro]
+pub fn network(input: TokenStream) -> TokenStream {
+    let decl = syn::parse_macro_input!(input as ast::NetworkDecl);
+    match check::resolve(&decl) {
+        Ok(net) => expand::network(&net).into(),
+        Err(err) => {
+            // One mistake, one message: also emit a bare struct so later uses of the name
+            // do not add "cannot find type" errors to the real one.
+            let stub = expand::stub(&decl);
+            let err = err.to_compile_error();
+            quote::quote!(#err #stub).into()
+        }
+    }
+}

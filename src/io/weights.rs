@@ -1,0 +1,217 @@
+//! Parameters on disk: `safetensors` (for Python tools) and raw little-endian (for firmware).
+
+use super::{read, write_atomically, Error};
+use crate::{Network, Scalar};
+use safetensors::tensor::{Dtype, SafeTensors, TensorView};
+use std::collections::HashMap;
+use std::format;
+use std::path::Path;
+use std::string::{String, ToString};
+use std::vec::Vec;
+
+fn dtype<T: Scalar>() -> Dtype {
+    if T::BYTES == 4 {
+        Dtype::F32
+    } else {
+        Dtype::F64
+    }
+}
+
+/// The little-endian bytes of every value in `values`.
+pub(crate) fn le_bytes<T: Scalar>(values: &[T]) -> Vec<u8> {
+    let mut out = std::vec![0u8; values.len() * T::BYTES];
+    for (chunk, &v) in out.chunks_exact_mut(T::BYTES).zip(values) {
+        v.write_le(chunk);
+    }
+    out
+}
+
+/// The tensors of `net` as `(name, bytes, shape)`, names prefixed by `prefix`.
+pub(crate) fn tensors_of<T: Scalar, N: Network<T>>(net: &N, prefix: &str) -> Vec<(String, Vec<u8>, Vec<usize>)> {
+    N::TENSORS
+        .iter()
+        .enumerate()
+        .map(|(i, info)| {
+            let values = net.tensor(i).unwrap_or(&[]);
+            (format!("{prefix}{}", info.name), le_bytes(values), info.shape.to_vec())
+        })
+        .collect()
+}
+
+/// Serialises named tensors with metadata into a safetensors file, atomically.
+pub(crate) fn write_safetensors<T: Scalar>(
+    path: &Path,
+    tensors: &[(String, Vec<u8>, Vec<usize>)],
+    metadata: HashMap<String, String>,
+) -> Result<(), Error> {
+    let views = tensors
+        .iter()
+        .map(|(name, bytes, shape)| {
+            TensorView::new(dtype::<T>(), shape.clone(), bytes)
+                .map(|v| (name.clone(), v))
+                .map_err(|e| Error::format(path, format!("tensor `{name}`: {e}")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let bytes = safetensors::serialize(views, Some(metadata))
+        .map_err(|e| Error::format(path, format!("cannot serialise: {e}")))?;
+    write_atomically(path, &bytes)
+}
+
+pub(crate) fn network_metadata<T: Scalar, N: Network<T>>() -> HashMap<String, String> {
+    let mut m = HashMap::new();
+    m.insert("format".to_string(), "typenet".to_string());
+    m.insert("network".to_string(), N::NAME.to_string());
+    m.insert("layers".to_string(), N::LAYERS.join(", "));
+    m
+}
+
+/// Saves the parameters of `net` as a `safetensors` file (atomically), one tensor per
+/// parameter named `<layer field>.W` / `<layer field>.b`, `W` shaped `[in, out]`.
+///
+/// The file opens with the Python `safetensors` package (`safe_open(path, "numpy")`) and
+/// PyTorch; the metadata records the network's name and layers.
+///
+/// ```
+/// use typenet::prelude::*;
+/// network! { struct Net< Affine<3, 2>, SoftmaxWithLoss > }
+/// let path = std::env::temp_dir().join(format!("typenet-doc-{}.safetensors", std::process::id()));
+/// let net = Net::<f32>::new(1);
+/// typenet::io::save_safetensors(&net, &path)?;
+/// let back: Net<f32> = typenet::io::load_safetensors(&path)?;
+/// assert_eq!(back, net);
+/// # std::fs::remove_file(&path).unwrap();
+/// # Ok::<(), typenet::io::Error>(())
+/// ```
+pub fn save_safetensors<T: Scalar, N: Network<T>>(net: &N, path: &Path) -> Result<(), Error> {
+    write_safetensors::<T>(path, &tensors_of(net, ""), network_metadata::<T, N>())
+}
+
+/// Loads parameters saved by [`save_safetensors`] (or any tool writing the same names,
+/// shapes and dtype). Refuses, naming the tensor, a missing or extra tensor, another dtype,
+/// another shape, or a value that is NaN or infinite.
+pub fn load_safetensors<T: Scalar, N: Network<T>>(path: &Path) -> Result<N, Error> {
+    let bytes = read(path)?;
+    let file = SafeTensors::deserialize(&bytes)
+        .map_err(|e| Error::format(path, format!("not a valid safetensors file: {e}")))?;
+    let mut net = N::zeros();
+    read_tensors(path, &file, "", &mut net)?;
+    let expected: usize = N::TENSORS.len();
+    if file.len() != expected {
+        let extra = file
+            .names()
+            .into_iter()
+            .find(|n| !N::TENSORS.iter().any(|t| t.name == *n))
+            .unwrap_or("?")
+            .to_string();
+        return Err(Error::format(
+            path,
+            format!(
+                "holds tensor `{extra}`, which `{}` does not have: these weights are for another network",
+                N::NAME
+            ),
+        ));
+    }
+    Ok(net)
+}
+
+/// Fills the parameters of `net` from tensors named `prefix + name`.
+pub(crate) fn read_tensors<T: Scalar, N: Network<T>>(
+    path: &Path,
+    file: &SafeTensors<'_>,
+    prefix: &str,
+    net: &mut N,
+) -> Result<(), Error> {
+    for (i, info) in N::TENSORS.iter().enumerate() {
+        let name = format!("{prefix}{}", info.name);
+        let view = file.tensor(&name).map_err(|_| {
+            Error::format(
+                path,
+                format!(
+                    "has no tensor `{name}` (shape {:?}) that `{}` needs: these weights are for another network",
+                    info.shape,
+                    N::NAME
+                ),
+            )
+        })?;
+        if view.dtype() != dtype::<T>() {
+            return Err(Error::format(
+                path,
+                format!("tensor `{name}` is {:?} but the network is {}", view.dtype(), T::DTYPE),
+            ));
+        }
+        if view.shape() != info.shape {
+            return Err(Error::format(
+                path,
+                format!(
+                    "tensor `{name}` has shape {:?} but `{}` expects {:?}",
+                    view.shape(),
+                    N::NAME,
+                    info.shape
+                ),
+            ));
+        }
+        let Some(dst) = net.tensor_mut(i) else {
+            continue;
+        };
+        for (k, (d, chunk)) in dst.iter_mut().zip(view.data().chunks_exact(T::BYTES)).enumerate() {
+            *d = T::read_le(chunk);
+            if !d.is_finite() {
+                return Err(Error::format(path, format!("tensor `{name}` holds a non-finite value at index {k}")));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Saves the parameters as raw little-endian values, every tensor in declaration order,
+/// no header: the layout the generated `from_le_bytes` decodes at compile time.
+///
+/// ```
+/// use typenet::prelude::*;
+/// network! { struct Net< Affine<3, 2>, SoftmaxWithLoss > }
+/// let path = std::env::temp_dir().join(format!("typenet-doc-{}.bin", std::process::id()));
+/// let net = Net::<f32>::new(1);
+/// typenet::io::save_raw(&net, &path)?;
+/// let bytes: [u8; Net::<f32>::BYTE_LEN] = std::fs::read(&path).unwrap().try_into().unwrap();
+/// assert_eq!(Net::<f32>::from_le_bytes(&bytes), net);
+/// # std::fs::remove_file(&path).unwrap();
+/// # Ok::<(), typenet::io::Error>(())
+/// ```
+pub fn save_raw<T: Scalar, N: Network<T>>(net: &N, path: &Path) -> Result<(), Error> {
+    let mut bytes = Vec::with_capacity(N::PARAMS * T::BYTES);
+    for i in 0..N::TENSORS.len() {
+        bytes.extend(le_bytes(net.tensor(i).unwrap_or(&[])));
+    }
+    write_atomically(path, &bytes)
+}
+
+/// Loads a raw parameter file written by [`save_raw`], checking its length and values.
+pub fn load_raw<T: Scalar, N: Network<T>>(path: &Path) -> Result<N, Error> {
+    let bytes = read(path)?;
+    let want = N::PARAMS * T::BYTES;
+    if bytes.len() != want {
+        return Err(Error::format(
+            path,
+            format!(
+                "is {} bytes but `{}` has {} {} parameters ({want} bytes)",
+                bytes.len(),
+                N::NAME,
+                N::PARAMS,
+                T::DTYPE
+            ),
+        ));
+    }
+    let mut net = N::zeros();
+    let mut chunks = bytes.chunks_exact(T::BYTES);
+    for i in 0..N::TENSORS.len() {
+        if let Some(dst) = net.tensor_mut(i) {
+            for (d, c) in dst.iter_mut().zip(&mut chunks) {
+                *d = T::read_le(c);
+                if !d.is_finite() {
+                    return Err(Error::format(path, format!("tensor `{}` holds a non-finite value", N::TENSORS[i].name)));
+                }
+            }
+        }
+    }
+    Ok(net)
+}

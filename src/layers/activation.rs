@@ -1,0 +1,98 @@
+//! Element-wise activations: [`Relu`] and [`Sigmoid`].
+
+use crate::Scalar;
+
+/// Rectified linear unit over `N` features: `y = max(x, 0)`.
+///
+/// Backward passes `dout` where the input was positive and zero elsewhere (the book's
+/// mask of `x <= 0`). The mask is read back from the output, so nothing extra is stored.
+///
+/// ```
+/// use typenet::Relu;
+/// let x = [[-1.0f32, 0.0, 2.0]];
+/// let mut y = [[0.0; 3]];
+/// Relu::<3>.forward(&x, &mut y);
+/// assert_eq!(y, [[0.0, 0.0, 2.0]]);
+/// let mut d = [[5.0, 5.0, 5.0]];
+/// Relu::<3>.backward(&y, &mut d);
+/// assert_eq!(d, [[0.0, 0.0, 5.0]]);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Relu<const N: usize>;
+
+impl<const N: usize> Relu<N> {
+    /// `out = max(x, 0)`.
+    #[inline]
+    pub fn forward<T: Scalar, const B: usize>(&self, x: &[[T; N]; B], out: &mut [[T; N]; B]) {
+        for (o, &v) in out.as_flattened_mut().iter_mut().zip(x.as_flattened()) {
+            *o = if v > T::zero() { v } else { T::zero() };
+        }
+    }
+
+    /// Applies the activation in place.
+    #[inline]
+    pub fn forward_in_place<T: Scalar, const B: usize>(&self, x: &mut [[T; N]; B]) {
+        for v in x.as_flattened_mut() {
+            if !(*v > T::zero()) {
+                *v = T::zero();
+            }
+        }
+    }
+
+    /// Turns `d` (the gradient of the output) into the gradient of the input, in place,
+    /// given the forward output `out`.
+    #[inline]
+    pub fn backward<T: Scalar, const B: usize>(&self, out: &[[T; N]; B], d: &mut [[T; N]; B]) {
+        for (g, &y) in d.as_flattened_mut().iter_mut().zip(out.as_flattened()) {
+            if !(y > T::zero()) {
+                *g = T::zero();
+            }
+        }
+    }
+}
+
+/// Logistic sigmoid over `N` features: `y = 1 / (1 + exp(-x))`; backward `dout · (1 - y) · y`.
+///
+/// ```
+/// use typenet::Sigmoid;
+/// let mut y = [[0.0f64; 1]];
+/// Sigmoid::<1>.forward(&[[0.0]], &mut y);
+/// assert_eq!(y, [[0.5]]);
+/// let mut d = [[1.0]];
+/// Sigmoid::<1>.backward(&y, &mut d);
+/// assert_eq!(d, [[0.25]]);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Sigmoid<const N: usize>;
+
+impl<const N: usize> Sigmoid<N> {
+    #[inline]
+    fn sigmoid<T: Scalar>(v: T) -> T {
+        T::one() / (T::one() + (-v).exp())
+    }
+
+    /// `out = 1 / (1 + exp(-x))`.
+    #[inline]
+    pub fn forward<T: Scalar, const B: usize>(&self, x: &[[T; N]; B], out: &mut [[T; N]; B]) {
+        for (o, &v) in out.as_flattened_mut().iter_mut().zip(x.as_flattened()) {
+            *o = Self::sigmoid(v);
+        }
+    }
+
+    /// Applies the activation in place.
+    #[inline]
+    pub fn forward_in_place<T: Scalar, const B: usize>(&self, x: &mut [[T; N]; B]) {
+        for v in x.as_flattened_mut() {
+            *v = Self::sigmoid(*v);
+        }
+    }
+
+    /// Turns `d` (the gradient of the output) into the gradient of the input, in place,
+    /// given the forward output `out`.
+    #[inline]
+    pub fn backward<T: Scalar, const B: usize>(&self, out: &[[T; N]; B], d: &mut [[T; N]; B]) {
+        for (g, &y) in d.as_flattened_mut().iter_mut().zip(out.as_flattened()) {
+            *g = *g * (T::one() - y) * y;
+        }
+    }
+}

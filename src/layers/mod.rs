@@ -1,0 +1,14 @@
+//! The layers of chapter 5, each with its forward and backward pass on a batch of `B` rows.
+//!
+//! A layer type holds only its parameters (`Affine`) or nothing at all (`Relu`, `Sigmoid`,
+//! `SoftmaxWithLoss` are zero-sized and carry their width in the type). Activations and
+//! gradients live in buffers the caller owns, so the batch size is chosen per call and a
+//! `static` can hold the parameters. The `network!` macro wires these calls together.
+
+mod activation;
+mod affine;
+mod softmax;
+
+pub use activation::{Relu, Sigmoid};
+pub use affine::Affine;
+pub use softmax::SoftmaxWithLoss;

@@ -1,0 +1,136 @@
+//! # typenet
+//!
+//! Neural networks whose every shape is known at compile time.
+//!
+//! Declare the layers; [`network!`] expands them into one concrete struct with a field per
+//! layer, const-generic weight matrices, and straight-line generated forward and backward
+//! passes. A layer that does not fit the one before it is a compile error that names both
+//! layers. Nothing allocates: parameters, activations and gradients are plain arrays, so
+//! the same network trains on a laptop and runs on a microcontroller, its weights in a
+//! `static`.
+//!
+//! ```
+//! use typenet::prelude::*;
+//!
+//! network! {
+//!     /// The two-layer net of chapter 5.
+//!     pub struct TwoLayerNet< Affine<784, 50>, Relu, Affine<50, 10>, SoftmaxWithLoss >
+//! }
+//!
+//! let net = TwoLayerNet::<f32>::new(42);       // the book's 0.01·N(0, 1) weights
+//! let images = [[[0.5f32; 28]; 28]; 2];        // any shape with 784 values per sample
+//! let scores: [[f32; 10]; 2] = net.predict(&images);
+//! assert!(scores.iter().flatten().all(|s| s.is_finite()));
+//! ```
+//!
+//! The maths is chapter 5 of *Deep Learning from Scratch*: the scalar graph ([`MulLayer`],
+//! [`AddLayer`]), the layers ([`Relu`], [`Sigmoid`], [`Affine`], [`SoftmaxWithLoss`]) and
+//! the [gradient check](gradcheck).
+//!
+//! ## Features
+//! - `std` (default): file formats in [`io`]: MNIST IDX (gzip or raw), `safetensors`
+//!   with atomic writes, checkpoints. Implies `alloc`.
+//! - `alloc`: in-memory datasets ([`data`]).
+//! - Without either, everything needed to train and run a declared network still works.
+#![no_std]
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+#[cfg(feature = "alloc")]
+extern crate alloc;
+#[cfg(feature = "std")]
+extern crate std;
+
+// Lets the code that `network!` generates name `::typenet` inside this crate too.
+extern crate self as typenet;
+
+mod graph;
+mod init;
+mod layers;
+mod network;
+mod rng;
+mod sample;
+mod scalar;
+
+pub mod bytes;
+#[cfg(feature = "alloc")]
+pub mod data;
+pub mod gradcheck;
+#[cfg(feature = "std")]
+pub mod io;
+pub mod kernels;
+pub mod optim;
+
+pub use graph::{AddLayer, MulLayer};
+pub use init::Init;
+pub use layers::{Affine, Relu, Sigmoid, SoftmaxWithLoss};
+pub use network::{Network, TensorInfo};
+pub use optim::{AdaGrad, Adam, AnyOptimizer, Momentum, Optimizer, RmsProp, Sgd};
+pub use rng::Rng;
+pub use sample::{Class, Sample, Target};
+pub use scalar::Scalar;
+
+/// Declares a network: one concrete struct per declaration, a field per layer.
+///
+/// ```
+/// use typenet::prelude::*;
+/// network! {
+///     /// A sigmoid classifier for XOR.
+///     pub struct Xor< Affine<2, 4>, Sigmoid, Affine<4, 2>, SoftmaxWithLoss >
+/// }
+/// let net = Xor::<f64>::with_init(Init::Xavier, 1);
+/// assert_eq!(net.affine2.w.len(), 4);
+/// ```
+///
+/// The form is `[attributes] [visibility] struct Name< Layer, Layer, … >`, where each layer
+/// is `Affine<IN, OUT>`, `Relu`, `Sigmoid` (their width comes from the layer before; an
+/// explicit `Relu<N>` is checked) or `SoftmaxWithLoss` (last, exactly once). A layer may be
+/// named, `hidden: Affine<784, 50>`; otherwise fields are called `affine1`, `relu1`,
+/// `affine2`, … The generated items are:
+///
+/// - `struct Name<T: Scalar = f32>`: the parameters, one public field per layer. The same
+///   type holds gradients and optimizer state.
+/// - `struct NameCache<T, const B: usize>`: activations and gradients of a batch of `B`.
+/// - methods `zeros`, `new(seed)`, `with_init(init, seed)`, `predict`, `classify`, `loss`,
+///   `accuracy`, `forward`, `backward`, `gradient`, `numerical_gradient`, and a
+///   [`Network`] implementation.
+/// - for `f32` and `f64`, `const fn from_le_bytes`, which builds the network from the bytes
+///   of a saved parameter file at compile time (for weights in flash).
+///
+/// Shape mistakes are compile errors that point at the layer:
+///
+/// ```compile_fail
+/// typenet::network! { struct Bad< Affine<784, 50>, Relu, Affine<40, 10>, SoftmaxWithLoss > }
+/// // error: `Affine<40, 10>` expects 40 inputs but the previous layer `Relu` produces 50
+/// ```
+pub use typenet_macros::network;
+
+/// Index of the largest value (the first one on ties; NaN is never the largest).
+///
+/// ```
+/// assert_eq!(typenet::argmax(&[0.1f32, 0.7, 0.2]), 1);
+/// assert_eq!(typenet::argmax::<f32>(&[]), 0);
+/// ```
+pub fn argmax<T: Scalar>(values: &[T]) -> usize {
+    let mut best = 0;
+    for (i, &v) in values.iter().enumerate() {
+        if v > values[best] || values[best].is_nan() && !v.is_nan() {
+            best = i;
+        }
+    }
+    best
+}
+
+/// Everything a user of `network!` needs in scope.
+pub mod prelude {
+    pub use crate::{
+        network, AdaGrad, Adam, Affine, AnyOptimizer, Class, Init, Momentum, Network, Optimizer,
+        Relu, RmsProp, Rng, Scalar, Sgd, Sigmoid, SoftmaxWithLoss,
+    };
+}
+
+#[doc(hidden)]
+pub mod __private {
+    //! Items the generated code uses; not part of the public API.
+    pub use crate::sample::{Sample, Target};
+}

@@ -1,0 +1,413 @@
+//! The optimizers of chapter 6, with the book's defaults.
+//!
+//! Each optimizer keeps its state (velocities, squared-gradient sums, moments) as values of
+//! the network type itself, so it needs no allocation, works on `no_std`, and its state
+//! has exactly the parameters' shapes. Plain [`Sgd`] stores nothing at all.
+//!
+//! ```
+//! use typenet::prelude::*;
+//! network! { struct Net< Affine<2, 2>, SoftmaxWithLoss > }
+//! let mut net = Net::<f32>::zeros();
+//! let mut grads = Net::zeros();
+//! grads.affine1.b = [1.0, -1.0];
+//! let mut opt = Sgd::new(0.5);
+//! opt.step(&mut net, &grads);
+//! assert_eq!(net.affine1.b, [-0.5, 0.5]);
+//! ```
+
+use crate::{Network, Scalar};
+use num_traits::Float;
+
+/// The `eps` of the book's adaptive optimizers.
+pub const EPS: f64 = 1e-7;
+
+/// Updates a network's parameters from its gradients.
+pub trait Optimizer<T: Scalar, N: Network<T>> {
+    /// One update: `params ← params - (step derived from grads and state)`.
+    fn step(&mut self, params: &mut N, grads: &N);
+    /// Short name (`"sgd"`, `"momentum"`, `"adagrad"`, `"rmsprop"`, `"adam"`).
+    fn name(&self) -> &'static str;
+    /// The state tensors (each shaped like the parameters), for checkpoints.
+    fn slots(&self) -> &[N];
+    /// The state tensors, mutably, for restoring checkpoints.
+    fn slots_mut(&mut self) -> &mut [N];
+    /// Number of steps taken (Adam's `t`).
+    fn steps(&self) -> u64;
+    /// Sets the number of steps taken, for restoring checkpoints.
+    fn set_steps(&mut self, steps: u64);
+}
+
+/// Applies `f(param, grad, state)` to every parameter, with `K` state values per parameter.
+fn update<T: Scalar, N: Network<T>, const K: usize>(
+    params: &mut N,
+    grads: &N,
+    slots: &mut [N; K],
+    mut f: impl FnMut(&mut T, T, &mut [T; K]),
+) {
+    for index in 0..N::TENSORS.len() {
+        let (Some(p), Some(g)) = (params.tensor_mut(index), grads.tensor(index)) else {
+            continue;
+        };
+        let mut state = slots.each_mut().map(|s| s.tensor_mut(index));
+        for (k, (pk, &gk)) in p.iter_mut().zip(g).enumerate() {
+            let mut values = [T::zero(); K];
+            for (v, s) in values.iter_mut().zip(state.iter()) {
+                if let Some(v_in) = s.as_ref().and_then(|s| s.get(k)) {
+                    *v = *v_in;
+                }
+            }
+            f(pk, gk, &mut values);
+            for (v, s) in values.iter().zip(state.iter_mut()) {
+                if let Some(slot) = s.as_mut().and_then(|s| s.get_mut(k)) {
+                    *slot = *v;
+                }
+            }
+        }
+    }
+}
+
+macro_rules! state_accessors {
+    () => {
+        fn slots(&self) -> &[N] {
+            &self.slots
+        }
+        fn slots_mut(&mut self) -> &mut [N] {
+            &mut self.slots
+        }
+        fn steps(&self) -> u64 {
+            self.t
+        }
+        fn set_steps(&mut self, steps: u64) {
+            self.t = steps;
+        }
+    };
+}
+
+/// Stochastic gradient descent: `W ← W - lr · ∂L/∂W`. The book's default `lr` is 0.01.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Sgd<T> {
+    /// Learning rate.
+    pub lr: T,
+    t: u64,
+}
+
+impl<T: Scalar> Sgd<T> {
+    /// SGD with learning rate `lr`.
+    pub fn new(lr: T) -> Self {
+        Sgd { lr, t: 0 }
+    }
+}
+
+impl<T: Scalar> Default for Sgd<T> {
+    fn default() -> Self {
+        Sgd::new(T::from_f64(0.01))
+    }
+}
+
+impl<T: Scalar, N: Network<T>> Optimizer<T, N> for Sgd<T> {
+    fn step(&mut self, params: &mut N, grads: &N) {
+        let lr = self.lr;
+        update(params, grads, &mut [], |p, g, _: &mut [T; 0]| *p = *p - lr * g);
+        self.t += 1;
+    }
+    fn name(&self) -> &'static str {
+        "sgd"
+    }
+    fn slots(&self) -> &[N] {
+        &[]
+    }
+    fn slots_mut(&mut self) -> &mut [N] {
+        &mut []
+    }
+    fn steps(&self) -> u64 {
+        self.t
+    }
+    fn set_steps(&mut self, steps: u64) {
+        self.t = steps;
+    }
+}
+
+/// Momentum: `v ← momentum · v - lr · g; W ← W + v` (book defaults `lr` 0.01, momentum 0.9).
+///
+/// ```
+/// use typenet::prelude::*;
+/// network! { struct Net< Affine<1, 2>, SoftmaxWithLoss > }
+/// let (mut net, mut grads) = (Net::<f64>::zeros(), Net::zeros());
+/// grads.affine1.b = [1.0, 0.0];
+/// let mut opt = Momentum::<f64, Net<f64>>::default();
+/// opt.step(&mut net, &grads);
+/// opt.step(&mut net, &grads);
+/// assert!((net.affine1.b[0] - (-0.01 - 0.019)).abs() < 1e-15);
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct Momentum<T, N> {
+    /// Learning rate.
+    pub lr: T,
+    /// Momentum coefficient.
+    pub momentum: T,
+    slots: [N; 1],
+    t: u64,
+}
+
+impl<T: Scalar, N: Network<T>> Momentum<T, N> {
+    /// Momentum with the given learning rate and coefficient, starting at rest.
+    pub fn new(lr: T, momentum: T) -> Self {
+        Momentum {
+            lr,
+            momentum,
+            slots: [N::zeros()],
+            t: 0,
+        }
+    }
+}
+
+impl<T: Scalar, N: Network<T>> Default for Momentum<T, N> {
+    fn default() -> Self {
+        Momentum::new(T::from_f64(0.01), T::from_f64(0.9))
+    }
+}
+
+impl<T: Scalar, N: Network<T>> Optimizer<T, N> for Momentum<T, N> {
+    fn step(&mut self, params: &mut N, grads: &N) {
+        let (lr, m) = (self.lr, self.momentum);
+        update(params, grads, &mut self.slots, |p, g, [v]| {
+            *v = m * *v - lr * g;
+            *p = *p + *v;
+        });
+        self.t += 1;
+    }
+    fn name(&self) -> &'static str {
+        "momentum"
+    }
+    state_accessors!();
+}
+
+/// AdaGrad: `h ← h + g²; W ← W - lr · g / (√h + 1e-7)` (book default `lr` 0.01).
+#[derive(Clone, Debug, PartialEq)]
+pub struct AdaGrad<T, N> {
+    /// Learning rate.
+    pub lr: T,
+    slots: [N; 1],
+    t: u64,
+}
+
+impl<T: Scalar, N: Network<T>> AdaGrad<T, N> {
+    /// AdaGrad with learning rate `lr`.
+    pub fn new(lr: T) -> Self {
+        AdaGrad {
+            lr,
+            slots: [N::zeros()],
+            t: 0,
+        }
+    }
+}
+
+impl<T: Scalar, N: Network<T>> Default for AdaGrad<T, N> {
+    fn default() -> Self {
+        AdaGrad::new(T::from_f64(0.01))
+    }
+}
+
+impl<T: Scalar, N: Network<T>> Optimizer<T, N> for AdaGrad<T, N> {
+    fn step(&mut self, params: &mut N, grads: &N) {
+        let (lr, eps) = (self.lr, T::from_f64(EPS));
+        update(params, grads, &mut self.slots, |p, g, [h]| {
+            *h = *h + g * g;
+            *p = *p - lr * g / (Float::sqrt(*h) + eps);
+        });
+        self.t += 1;
+    }
+    fn name(&self) -> &'static str {
+        "adagrad"
+    }
+    state_accessors!();
+}
+
+/// RMSprop: `h ← ρ·h + (1-ρ)·g²; W ← W - lr · g / (√h + 1e-7)` (book defaults `lr` 0.01, ρ 0.99).
+#[derive(Clone, Debug, PartialEq)]
+pub struct RmsProp<T, N> {
+    /// Learning rate.
+    pub lr: T,
+    /// Decay rate ρ of the running mean of squared gradients.
+    pub decay: T,
+    slots: [N; 1],
+    t: u64,
+}
+
+impl<T: Scalar, N: Network<T>> RmsProp<T, N> {
+    /// RMSprop with the given learning rate and decay.
+    pub fn new(lr: T, decay: T) -> Self {
+        RmsProp {
+            lr,
+            decay,
+            slots: [N::zeros()],
+            t: 0,
+        }
+    }
+}
+
+impl<T: Scalar, N: Network<T>> Default for RmsProp<T, N> {
+    fn default() -> Self {
+        RmsProp::new(T::from_f64(0.01), T::from_f64(0.99))
+    }
+}
+
+impl<T: Scalar, N: Network<T>> Optimizer<T, N> for RmsProp<T, N> {
+    fn step(&mut self, params: &mut N, grads: &N) {
+        let (lr, rho, eps) = (self.lr, self.decay, T::from_f64(EPS));
+        update(params, grads, &mut self.slots, |p, g, [h]| {
+            *h = rho * *h + (T::one() - rho) * g * g;
+            *p = *p - lr * g / (Float::sqrt(*h) + eps);
+        });
+        self.t += 1;
+    }
+    fn name(&self) -> &'static str {
+        "rmsprop"
+    }
+    state_accessors!();
+}
+
+/// Adam, as the book writes it (book defaults `lr` 0.001, β1 0.9, β2 0.999):
+/// `lr_t = lr·√(1-β2ᵗ)/(1-β1ᵗ); m += (1-β1)(g-m); v += (1-β2)(g²-v); W -= lr_t·m/(√v + 1e-7)`.
+///
+/// ```
+/// use typenet::prelude::*;
+/// network! { struct Net< Affine<1, 2>, SoftmaxWithLoss > }
+/// let (mut net, mut grads) = (Net::<f64>::zeros(), Net::zeros());
+/// grads.affine1.b = [0.5, -2.0];
+/// let mut opt = Adam::<f64, Net<f64>>::default();
+/// opt.step(&mut net, &grads);
+/// // The first Adam step moves every parameter by about lr, whatever the gradient's size.
+/// assert!((net.affine1.b[0] + 0.001).abs() < 1e-6 && (net.affine1.b[1] - 0.001).abs() < 1e-6);
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct Adam<T, N> {
+    /// Learning rate.
+    pub lr: T,
+    /// Decay of the first moment.
+    pub beta1: T,
+    /// Decay of the second moment.
+    pub beta2: T,
+    slots: [N; 2],
+    t: u64,
+}
+
+impl<T: Scalar, N: Network<T>> Adam<T, N> {
+    /// Adam with the given learning rate and moment decays.
+    pub fn new(lr: T, beta1: T, beta2: T) -> Self {
+        Adam {
+            lr,
+            beta1,
+            beta2,
+            slots: [N::zeros(), N::zeros()],
+            t: 0,
+        }
+    }
+}
+
+impl<T: Scalar, N: Network<T>> Default for Adam<T, N> {
+    fn default() -> Self {
+        Adam::new(T::from_f64(0.001), T::from_f64(0.9), T::from_f64(0.999))
+    }
+}
+
+impl<T: Scalar, N: Network<T>> Optimizer<T, N> for Adam<T, N> {
+    fn step(&mut self, params: &mut N, grads: &N) {
+        self.t += 1;
+        let (b1, b2, eps) = (self.beta1, self.beta2, T::from_f64(EPS));
+        let t = i32::try_from(self.t).unwrap_or(i32::MAX);
+        let lr_t = self.lr * Float::sqrt(T::one() - b2.powi(t)) / (T::one() - b1.powi(t));
+        update(params, grads, &mut self.slots, |p, g, [m, v]| {
+            *m = *m + (T::one() - b1) * (g - *m);
+            *v = *v + (T::one() - b2) * (g * g - *v);
+            *p = *p - lr_t * *m / (Float::sqrt(*v) + eps);
+        });
+    }
+    fn name(&self) -> &'static str {
+        "adam"
+    }
+    state_accessors!();
+}
+
+/// Any of the optimizers above, chosen at run time (for command lines and checkpoints).
+///
+/// ```
+/// use typenet::prelude::*;
+/// network! { struct Net< Affine<1, 2>, SoftmaxWithLoss > }
+/// let opt = AnyOptimizer::<f32, Net>::by_name("rmsprop", None).unwrap();
+/// assert_eq!(opt.name(), "rmsprop");
+/// assert!(AnyOptimizer::<f32, Net>::by_name("lbfgs", None).is_none());
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub enum AnyOptimizer<T, N> {
+    /// [`Sgd`].
+    Sgd(Sgd<T>),
+    /// [`Momentum`].
+    Momentum(Momentum<T, N>),
+    /// [`AdaGrad`].
+    AdaGrad(AdaGrad<T, N>),
+    /// [`RmsProp`].
+    RmsProp(RmsProp<T, N>),
+    /// [`Adam`].
+    Adam(Adam<T, N>),
+}
+
+/// Forwards a call to whichever optimizer an [`AnyOptimizer`] holds (static dispatch).
+macro_rules! dispatch {
+    ($self:ident, $o:ident => $call:expr) => {
+        match $self {
+            AnyOptimizer::Sgd($o) => $call,
+            AnyOptimizer::Momentum($o) => $call,
+            AnyOptimizer::AdaGrad($o) => $call,
+            AnyOptimizer::RmsProp($o) => $call,
+            AnyOptimizer::Adam($o) => $call,
+        }
+    };
+}
+
+impl<T: Scalar, N: Network<T>> AnyOptimizer<T, N> {
+    /// The names [`AnyOptimizer::by_name`] accepts.
+    pub const NAMES: [&'static str; 5] = ["sgd", "momentum", "adagrad", "rmsprop", "adam"];
+
+    /// The optimizer called `name` with the book's defaults, and learning rate `lr` if given.
+    pub fn by_name(name: &str, lr: Option<f64>) -> Option<Self> {
+        let mut opt = match name {
+            "sgd" => AnyOptimizer::Sgd(Sgd::default()),
+            "momentum" => AnyOptimizer::Momentum(Momentum::default()),
+            "adagrad" => AnyOptimizer::AdaGrad(AdaGrad::default()),
+            "rmsprop" => AnyOptimizer::RmsProp(RmsProp::default()),
+            "adam" => AnyOptimizer::Adam(Adam::default()),
+            _ => return None,
+        };
+        if let Some(lr) = lr {
+            *opt.lr_mut() = T::from_f64(lr);
+        }
+        Some(opt)
+    }
+
+    /// The learning rate.
+    pub fn lr_mut(&mut self) -> &mut T {
+        dispatch!(self, o => &mut o.lr)
+    }
+}
+
+impl<T: Scalar, N: Network<T>> Optimizer<T, N> for AnyOptimizer<T, N> {
+    fn step(&mut self, params: &mut N, grads: &N) {
+        dispatch!(self, o => o.step(params, grads))
+    }
+    fn name(&self) -> &'static str {
+        dispatch!(self, o => Optimizer::<T, N>::name(o))
+    }
+    fn slots(&self) -> &[N] {
+        dispatch!(self, o => o.slots())
+    }
+    fn slots_mut(&mut self) -> &mut [N] {
+        dispatch!(self, o => o.slots_mut())
+    }
+    fn steps(&self) -> u64 {
+        dispatch!(self, o => Optimizer::<T, N>::steps(o))
+    }
+    fn set_steps(&mut self, steps: u64) {
+        dispatch!(self, o => Optimizer::<T, N>::set_steps(o, steps))
+    }
+}
