@@ -1,7 +1,7 @@
 //! What goes in and out of a network: per-sample input shapes and targets.
 
 use core::ops::Mul;
-use typenum::{Const, Prod, Same, ToUInt, U};
+use typenum::{Const, Prod, ToUInt, U};
 
 /// A per-sample input of `N` values, in any shape: `[T; N]`, `[[T; W]; H]` or `[[[T; W]; H]; C]`.
 ///
@@ -51,6 +51,19 @@ impl<T, const N: usize> Sample<T, N> for [T; N] {
     }
 }
 
+/// `Self` (a `typenum` element count) equals `Count`: implemented only when they are the
+/// same type. It exists so that a sample of the wrong size fails on this bound, whose
+/// message speaks of the sample and the layer instead of `typenum`'s binary digits.
+#[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "`{S}` is not a sample of {N} values",
+    label = "this layer takes {N} inputs per sample",
+    note = "the per-sample input must hold exactly {N} values of the network's scalar type, as `[T; {N}]` or a 2-D/3-D array with {N} elements"
+)]
+pub trait SameCount<S, Count, const N: usize> {}
+
+impl<S, Count, const N: usize> SameCount<S, Count, N> for Count {}
+
 /// Regroups a flat slice whose length the trait bounds have proven to be `B·N`.
 #[inline]
 fn regroup<T, const N: usize, const B: usize>(flat: &[T]) -> &[[T; N]; B] {
@@ -74,7 +87,7 @@ where
     Const<W>: ToUInt,
     Const<N>: ToUInt,
     U<H>: Mul<U<W>>,
-    Prod<U<H>, U<W>>: Same<U<N>>,
+    Prod<U<H>, U<W>>: SameCount<[[T; W]; H], U<N>, N>,
 {
     #[inline]
     fn flatten_batch<const B: usize>(batch: &[Self; B]) -> &[[T; N]; B] {
@@ -95,7 +108,7 @@ where
     Const<N>: ToUInt,
     U<C>: Mul<U<H>>,
     Prod<U<C>, U<H>>: Mul<U<W>>,
-    Prod<Prod<U<C>, U<H>>, U<W>>: Same<U<N>>,
+    Prod<Prod<U<C>, U<H>>, U<W>>: SameCount<[[[T; W]; H]; C], U<N>, N>,
 {
     #[inline]
     fn flatten_batch<const B: usize>(batch: &[Self; B]) -> &[[T; N]; B] {

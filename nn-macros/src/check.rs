@@ -96,6 +96,16 @@ impl Errors {
     }
 }
 
+/// What flows out of the layers seen so far.
+enum Previous {
+    /// No layer yet.
+    None,
+    /// A layer whose width could not be resolved (already reported).
+    Unknown,
+    /// Width, the layer as shown, and (for activations) which layer the width comes from.
+    Known(usize, String, String),
+}
+
 /// A size argument as written: its value, if it is an integer literal, and its tokens.
 struct SizeArg<'a> {
     value: Option<usize>,
@@ -118,14 +128,19 @@ pub fn resolve(decl: &NetworkDecl) -> syn::Result<Net<'_>> {
     let mut layers: Vec<Layer> = Vec::new();
     let mut stages: Vec<Stage> = Vec::new();
     let mut counters = [0usize; 4];
-    // The width flowing out of the previous layer, with how that layer is shown.
-    let mut previous: Option<(usize, String, String)> = None; // (width, layer, origin)
+    // The width flowing out of the previous layer, with how that layer is shown and where
+    // its width comes from; `Unknown` after a layer that could not be resolved, so that
+    // one mistake is not reported again by every layer after it.
+    let mut previous = Previous::None;
     let mut loss_seen: Option<String> = None;
+    let mut loss_declared = false;
 
     for decl_layer in &decl.layers {
         let Some((kind, args)) = layer_kind(decl_layer, &mut errors) else {
+            previous = Previous::Unknown;
             continue;
         };
+        loss_declared |= kind == Kind::SoftmaxWithLoss;
         let index = Kind::ALL.iter().position(|(_, k)| *k == kind).unwrap_or(0);
         counters[index] += 1;
         let field = decl_layer.name.clone().unwrap_or_else(|| {
@@ -153,6 +168,7 @@ pub fn resolve(decl: &NetworkDecl) -> syn::Result<Net<'_>> {
         let layer = match kind {
             Kind::Affine => {
                 if sizes.len() != 2 {
+                    previous = Previous::Unknown;
                     errors.spanned(
                         &decl_layer.path,
                         format!(
@@ -163,6 +179,7 @@ pub fn resolve(decl: &NetworkDecl) -> syn::Result<Net<'_>> {
                     continue;
                 }
                 let (Some(i), Some(o)) = (sizes[0].value, sizes[1].value) else {
+                    previous = Previous::Unknown;
                     continue;
                 };
                 let shown = format!("Affine<{i}, {o}>");
@@ -174,7 +191,7 @@ pub fn resolve(decl: &NetworkDecl) -> syn::Result<Net<'_>> {
                         );
                     }
                 }
-                if let Some((width, prev, origin)) = &previous {
+                if let Previous::Known(width, prev, origin) = &previous {
                     if *width != i {
                         errors.spanned(
                             sizes[0].tokens,
@@ -189,6 +206,7 @@ pub fn resolve(decl: &NetworkDecl) -> syn::Result<Net<'_>> {
             Kind::Relu | Kind::Sigmoid | Kind::SoftmaxWithLoss => {
                 let base = decl_layer.path.segments.last().map(|s| s.ident.to_string()).unwrap_or_default();
                 if sizes.len() > 1 {
+                    previous = Previous::Unknown;
                     errors.spanned(
                         &decl_layer.path,
                         format!("`{base}` takes at most one size (its width, `{base}<N>`); found {}", sizes.len()),
@@ -201,7 +219,8 @@ pub fn resolve(decl: &NetworkDecl) -> syn::Result<Net<'_>> {
                     None => base.clone(),
                 };
                 let width = match (&previous, explicit) {
-                    (None, _) => {
+                    (Previous::Unknown, _) => continue,
+                    (Previous::None, _) => {
                         errors.spanned(
                             &decl_layer.path,
                             format!(
@@ -210,7 +229,7 @@ pub fn resolve(decl: &NetworkDecl) -> syn::Result<Net<'_>> {
                         );
                         continue;
                     }
-                    (Some((width, prev, origin)), Some((n, tokens))) => {
+                    (Previous::Known(width, prev, origin), Some((n, tokens))) => {
                         if n == 0 {
                             errors.spanned(tokens, format!("`{shown}` has width 0; every layer needs at least one"));
                         } else if n != *width {
@@ -224,7 +243,7 @@ pub fn resolve(decl: &NetworkDecl) -> syn::Result<Net<'_>> {
                         }
                         *width
                     }
-                    (Some((width, _, _)), None) => *width,
+                    (Previous::Known(width, _, _), None) => *width,
                 };
                 Layer { kind, field, shown, inputs: width, outputs: width, stage: None }
             }
@@ -252,16 +271,16 @@ pub fn resolve(decl: &NetworkDecl) -> syn::Result<Net<'_>> {
             }
         }
         let origin = match (&previous, kind.is_activation() || kind == Kind::SoftmaxWithLoss) {
-            (Some((_, prev, origin)), true) if origin.is_empty() => format!(" (the outputs of `{prev}`)"),
-            (Some((_, _, origin)), true) => origin.clone(),
+            (Previous::Known(_, prev, origin), true) if origin.is_empty() => format!(" (the outputs of `{prev}`)"),
+            (Previous::Known(_, _, origin), true) => origin.clone(),
             _ => String::new(),
         };
-        previous = Some((layer.outputs, layer.shown.clone(), origin));
+        previous = Previous::Known(layer.outputs, layer.shown.clone(), origin);
         layers.push(layer);
     }
 
     if let Some(last) = decl.layers.last() {
-        if loss_seen.is_none() && !layers.is_empty() {
+        if !loss_declared && !layers.is_empty() {
             let ends = layers.last().map(|l| l.shown.clone()).unwrap_or_default();
             errors.spanned(
                 &last.path,

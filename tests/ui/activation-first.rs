@@ -1,0 +1,7 @@
+use typenet::prelude::*;
+
+network! {
+    struct Net< Relu, Affine<784, 10>, SoftmaxWithLoss >
+}
+
+fn main() {}

@@ -1,0 +1,7 @@
+use typenet::prelude::*;
+
+network! {
+    struct Net< Affine<784, 50>, Affine<100, 10>, SoftmaxWithLoss >
+}
+
+fn main() {}

@@ -1,0 +1,7 @@
+use typenet::prelude::*;
+
+network! {
+    struct Net< >
+}
+
+fn main() {}

@@ -1,0 +1,11 @@
+use typenet::prelude::*;
+
+network! {
+    struct TwoLayerNet< Affine<784, 50>, Relu, Affine<50, 10>, SoftmaxWithLoss >
+}
+
+fn main() {
+    let net = TwoLayerNet::<f32>::new(0);
+    let x = [[0.0f32; 783]; 4];
+    let _ = net.predict(&x);
+}

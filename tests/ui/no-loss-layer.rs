@@ -1,0 +1,7 @@
+use typenet::prelude::*;
+
+network! {
+    struct Net< Affine<784, 50>, Relu, Affine<50, 10> >
+}
+
+fn main() {}

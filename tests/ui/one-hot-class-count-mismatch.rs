@@ -1,0 +1,12 @@
+use typenet::prelude::*;
+
+network! {
+    struct TwoLayerNet< Affine<784, 50>, Relu, Affine<50, 10>, SoftmaxWithLoss >
+}
+
+fn main() {
+    let net = TwoLayerNet::<f32>::new(0);
+    let x = [[0.0f32; 784]; 2];
+    let t = [[0.0f32; 11]; 2];
+    let _ = net.accuracy(&x, &t);
+}
