@@ -27,7 +27,11 @@ fn main() -> ExitCode {
                 Err(_) => return fail(&format!("--seed takes a whole number, not {v:?}")),
             },
             ("--data", Some(v)) => data = v.into(),
-            _ => return fail(&format!("usage: gradient_check [--seed N] [--data DIR] (got {arg:?})")),
+            _ => {
+                return fail(&format!(
+                    "usage: gradient_check [--seed N] [--data DIR] (got {arg:?})"
+                ))
+            }
         }
     }
     let mnist = match typenet::io::load_mnist::<f64>(&data) {
@@ -38,7 +42,10 @@ fn main() -> ExitCode {
         Ok(v) => v,
         Err(e) => return fail(&format!("{}: {e}", data.display())),
     };
-    let (Ok(x), Ok(t)) = (<&[[f64; 784]; 3]>::try_from(&x[..3]), <[Class<10>; 3]>::try_from(&t[..3])) else {
+    let (Ok(x), Ok(t)) = (
+        <&[[f64; 784]; 3]>::try_from(&x[..3]),
+        <[Class<10>; 3]>::try_from(&t[..3]),
+    ) else {
         return fail("the training set needs at least 3 samples");
     };
 
@@ -47,9 +54,17 @@ fn main() -> ExitCode {
     net.numerical_gradient(x, &t, &mut numerical);
     net.gradient(x, &t, &mut TwoLayerNet::new_cache(), &mut backprop);
 
-    let names = [("affine1.W", "W1"), ("affine1.b", "b1"), ("affine2.W", "W2"), ("affine2.b", "b2")];
+    let names = [
+        ("affine1.W", "W1"),
+        ("affine1.b", "b1"),
+        ("affine2.W", "W2"),
+        ("affine2.b", "b2"),
+    ];
     for (name, diff) in mean_abs_diff(&backprop, &numerical) {
-        let book = names.iter().find(|(n, _)| *n == name).map_or(name, |(_, b)| *b);
+        let book = names
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map_or(name, |(_, b)| *b);
         println!("{book}:{diff:.1e}");
     }
 

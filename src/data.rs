@@ -160,7 +160,9 @@ impl<T: Scalar> Dataset<T> {
     /// assert_eq!(bad.check_for::<Net>().unwrap_err(),
     ///            DataError::LabelOutOfRange { index: 1, label: 7, classes: 2 });
     /// ```
-    pub fn check_for<N: crate::Network<T>>(&self) -> Result<(&[N::Sample], Vec<N::Label>), DataError> {
+    pub fn check_for<N: crate::Network<T>>(
+        &self,
+    ) -> Result<(&[N::Sample], Vec<N::Label>), DataError> {
         let wrong_size = DataError::SampleSize {
             expected: N::INPUTS,
             found: self.shape,

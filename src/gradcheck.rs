@@ -76,12 +76,11 @@ pub fn mean_abs_diff<'a, T: Scalar, N: Network<T>>(
         .iter()
         .enumerate()
         .map(move |(index, info): (usize, &'static TensorInfo)| {
-            let (x, y) = (a.tensor(index).unwrap_or(&[]), b.tensor(index).unwrap_or(&[]));
-            let sum: f64 = x
-                .iter()
-                .zip(y)
-                .map(|(&p, &q)| (p - q).abs().as_f64())
-                .sum();
+            let (x, y) = (
+                a.tensor(index).unwrap_or(&[]),
+                b.tensor(index).unwrap_or(&[]),
+            );
+            let sum: f64 = x.iter().zip(y).map(|(&p, &q)| (p - q).abs().as_f64()).sum();
             (info.name, sum / x.len().max(1) as f64)
         })
 }

@@ -30,7 +30,8 @@
 //! ## Features
 //! - `std` (default): file formats in [`io`]: MNIST IDX (gzip or raw), `safetensors`
 //!   with atomic writes, checkpoints. Implies `alloc`.
-//! - `alloc`: in-memory datasets ([`data`]).
+//! - `alloc`: in-memory datasets ([`data`]) and the training loop ([`train`]), which keep
+//!   their buffers on the heap.
 //! - Without either, everything needed to train and run a declared network still works.
 #![no_std]
 #![forbid(unsafe_code)]
@@ -60,6 +61,8 @@ pub mod gradcheck;
 pub mod io;
 pub mod kernels;
 pub mod optim;
+#[cfg(feature = "alloc")]
+pub mod train;
 
 pub use graph::{AddLayer, MulLayer};
 pub use init::Init;

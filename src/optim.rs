@@ -107,7 +107,9 @@ impl<T: Scalar> Default for Sgd<T> {
 impl<T: Scalar, N: Network<T>> Optimizer<T, N> for Sgd<T> {
     fn step(&mut self, params: &mut N, grads: &N) {
         let lr = self.lr;
-        update(params, grads, &mut [], |p, g, _: &mut [T; 0]| *p = *p - lr * g);
+        update(params, grads, &mut [], |p, g, _: &mut [T; 0]| {
+            *p = *p - lr * g
+        });
         self.t += 1;
     }
     fn name(&self) -> &'static str {

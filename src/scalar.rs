@@ -21,7 +21,9 @@ mod sealed {
 /// assert_eq!(<f32 as Scalar>::DTYPE, "F32");
 /// assert_eq!(f64::from_f64(0.5), 0.5);
 /// ```
-pub trait Scalar: Float + Default + Debug + Display + Send + Sync + 'static + sealed::Sealed {
+pub trait Scalar:
+    Float + Default + Debug + Display + Send + Sync + 'static + sealed::Sealed
+{
     /// The `safetensors` dtype name (`"F32"` or `"F64"`).
     const DTYPE: &'static str;
     /// Size of one value in bytes.

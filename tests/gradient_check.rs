@@ -17,7 +17,9 @@ struct Check {
 }
 
 fn check(seed: u64) -> Check {
-    let mnist = typenet::io::load_mnist::<f64>(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/data"))).unwrap();
+    let mnist =
+        typenet::io::load_mnist::<f64>(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/data")))
+            .unwrap();
     let (x, t) = mnist.train.check_for::<TwoLayerNet<f64>>().unwrap();
     let x: &[[f64; 784]; 3] = x[..3].try_into().unwrap();
     let t: [Class<10>; 3] = t[..3].try_into().unwrap();
@@ -26,7 +28,10 @@ fn check(seed: u64) -> Check {
     let (mut numerical, mut backprop) = (TwoLayerNet::zeros(), TwoLayerNet::zeros());
     net.numerical_gradient(x, &t, &mut numerical);
     let loss = net.gradient(x, &t, &mut TwoLayerNet::new_cache(), &mut backprop);
-    assert!((loss - 10f64.ln()).abs() < 0.05, "an untrained 10-class net has loss ≈ ln 10, got {loss}");
+    assert!(
+        (loss - 10f64.ln()).abs() < 0.05,
+        "an untrained 10-class net has loss ≈ ln 10, got {loss}"
+    );
     let mut pre = [[0.0; 50]; 3];
     net.affine1.forward(x, &mut pre);
     Check {
@@ -39,18 +44,31 @@ fn check(seed: u64) -> Check {
 #[test]
 fn backprop_matches_numerical_gradient_on_real_digits() {
     let c = check(0);
-    assert_eq!(c.near_kink, 0, "seed 0 keeps every hidden pre-activation away from the kink");
+    assert_eq!(
+        c.near_kink, 0,
+        "seed 0 keeps every hidden pre-activation away from the kink"
+    );
     let names: Vec<_> = c.diffs.iter().map(|d| d.0).collect();
     assert_eq!(names, ["affine1.W", "affine1.b", "affine2.W", "affine2.b"]);
     for (name, diff) in &c.diffs {
         println!("{name}: {diff:.1e}");
-        assert!(*diff < 1e-9, "{name}: mean |backprop - numerical| = {diff:e}");
+        assert!(
+            *diff < 1e-9,
+            "{name}: mean |backprop - numerical| = {diff:e}"
+        );
     }
     // The gradients compared are not trivially zero.
-    for (i, info) in <TwoLayerNet<f64> as Network<f64>>::TENSORS.iter().enumerate() {
+    for (i, info) in <TwoLayerNet<f64> as Network<f64>>::TENSORS
+        .iter()
+        .enumerate()
+    {
         let g = c.backprop.tensor(i).unwrap();
         let mean: f64 = g.iter().map(|v| v.abs()).sum::<f64>() / g.len() as f64;
-        assert!(mean > 1e-6, "{}: mean |gradient| {mean:e} is suspiciously small", info.name);
+        assert!(
+            mean > 1e-6,
+            "{}: mean |gradient| {mean:e} is suspiciously small",
+            info.name
+        );
     }
 }
 
@@ -62,5 +80,9 @@ fn a_pre_activation_at_the_relu_kink_is_reported() {
     assert_eq!(c.near_kink, 1);
     let b1 = c.diffs[1].1;
     assert!(b1 > 1e-7, "b1 differs by {b1:e} at the kink");
-    assert!(c.diffs[2].1 < 1e-9 && c.diffs[3].1 < 1e-9, "layer 2 is unaffected: {:?}", c.diffs);
+    assert!(
+        c.diffs[2].1 < 1e-9 && c.diffs[3].1 < 1e-9,
+        "layer 2 is unaffected: {:?}",
+        c.diffs
+    );
 }

@@ -13,7 +13,10 @@ fn numeric<T: Scalar>(x: &mut [T], k: usize, h: f64, mut f: impl FnMut(&[T]) -> 
     (plus - minus) / (2.0 * h)
 }
 
-fn random<T: Scalar, const R: usize, const C: usize>(rng: &mut Rng, away_from_zero: bool) -> [[T; C]; R] {
+fn random<T: Scalar, const R: usize, const C: usize>(
+    rng: &mut Rng,
+    away_from_zero: bool,
+) -> [[T; C]; R] {
     let mut m = [[T::zero(); C]; R];
     for v in m.iter_mut().flatten() {
         let mut x = rng.normal();
@@ -27,7 +30,10 @@ fn random<T: Scalar, const R: usize, const C: usize>(rng: &mut Rng, away_from_ze
 
 fn assert_close(what: &str, analytic: f64, numeric: f64, tol: f64) {
     let err = (analytic - numeric).abs() / (1.0 + numeric.abs());
-    assert!(err < tol, "{what}: backprop {analytic} vs numerical {numeric} (rel. error {err:e})");
+    assert!(
+        err < tol,
+        "{what}: backprop {analytic} vs numerical {numeric} (rel. error {err:e})"
+    );
 }
 
 /// `L = Σ g ⊙ y`, whose gradient with respect to `y` is `g`.
@@ -143,7 +149,12 @@ fn check_softmax<T: Scalar>(h: f64, tol: f64) {
     let mut y = [[T::zero(); 5]; 4];
     let loss_class = layer.forward(&x, &classes, &mut y);
     let loss_hot = layer.forward(&x, &one_hot, &mut y);
-    assert_close("class and one-hot losses agree", loss_class.as_f64(), loss_hot.as_f64(), tol);
+    assert_close(
+        "class and one-hot losses agree",
+        loss_class.as_f64(),
+        loss_hot.as_f64(),
+        tol,
+    );
     for row in &y {
         let s: f64 = row.iter().map(|v| v.as_f64()).sum();
         assert_close("softmax rows sum to 1", s, 1.0, tol);
@@ -157,14 +168,26 @@ fn check_softmax<T: Scalar>(h: f64, tol: f64) {
     for k in 0..20 {
         let num = numeric(xs.as_flattened_mut(), k, h, |xf| {
             let xa: [[T; 5]; 4] = *<&[[T; 5]; 4]>::try_from(xf.as_chunks::<5>().0).unwrap();
-            layer.forward(&xa, &classes, &mut [[T::zero(); 5]; 4]).as_f64()
+            layer
+                .forward(&xa, &classes, &mut [[T::zero(); 5]; 4])
+                .as_f64()
         });
-        assert_close("SoftmaxWithLoss dx", dx.as_flattened()[k].as_f64(), num, tol);
+        assert_close(
+            "SoftmaxWithLoss dx",
+            dx.as_flattened()[k].as_f64(),
+            num,
+            tol,
+        );
         let num = numeric(xs.as_flattened_mut(), k, h, |xf| {
             let xa: [[T; 5]; 4] = *<&[[T; 5]; 4]>::try_from(xf.as_chunks::<5>().0).unwrap();
             layer.forward(&xa, &soft, &mut [[T::zero(); 5]; 4]).as_f64()
         });
-        assert_close("SoftmaxWithLoss dx (soft targets)", dx_soft.as_flattened()[k].as_f64(), num, tol);
+        assert_close(
+            "SoftmaxWithLoss dx (soft targets)",
+            dx_soft.as_flattened()[k].as_f64(),
+            num,
+            tol,
+        );
     }
 }
 
@@ -175,7 +198,10 @@ fn softmax_is_stable_for_huge_logits() {
     let mut y = [[0.0; 3]];
     let loss = SoftmaxWithLoss::<3>.forward(&x, &t, &mut y);
     assert_eq!(y, [[1.0, 0.0, 0.0]]);
-    assert_eq!(loss, 2000.0, "log-sum-exp gives the exact loss, not log(1e-7)");
+    assert_eq!(
+        loss, 2000.0,
+        "log-sum-exp gives the exact loss, not log(1e-7)"
+    );
 }
 
 #[test]

@@ -31,18 +31,53 @@ fn generated_fields_shapes_and_tensors() {
     let net = Deep::<f64>::with_init(Init::He, 3);
     assert_eq!(net.fc1.w.len(), 6);
     assert_eq!(net.out.b.len(), 3);
-    assert_eq!(Deep::<f32>::LAYERS, ["Affine<6, 5>", "Sigmoid<5>", "Sigmoid", "Affine<5, 4>", "Relu", "Relu<4>", "Affine<4, 3>", "SoftmaxWithLoss<3>"]);
-    let names: Vec<_> = <Deep as Network<f32>>::TENSORS.iter().map(|t| (t.name, t.shape)).collect();
+    assert_eq!(
+        Deep::<f32>::LAYERS,
+        [
+            "Affine<6, 5>",
+            "Sigmoid<5>",
+            "Sigmoid",
+            "Affine<5, 4>",
+            "Relu",
+            "Relu<4>",
+            "Affine<4, 3>",
+            "SoftmaxWithLoss<3>"
+        ]
+    );
+    let names: Vec<_> = <Deep as Network<f32>>::TENSORS
+        .iter()
+        .map(|t| (t.name, t.shape))
+        .collect();
     assert_eq!(
         names,
-        [("fc1.W", &[6usize, 5][..]), ("fc1.b", &[5][..]), ("fc2.W", &[5, 4][..]), ("fc2.b", &[4][..]), ("out.W", &[4, 3][..]), ("out.b", &[3][..])]
+        [
+            ("fc1.W", &[6usize, 5][..]),
+            ("fc1.b", &[5][..]),
+            ("fc2.W", &[5, 4][..]),
+            ("fc2.b", &[4][..]),
+            ("out.W", &[4, 3][..]),
+            ("out.b", &[3][..])
+        ]
     );
     assert_eq!(Deep::<f32>::PARAMS, 6 * 5 + 5 + 5 * 4 + 4 + 4 * 3 + 3);
     assert_eq!(<Deep as Network<f32>>::NAME, "Deep");
     // Every cache buffer is there: activations right after an Affine share its buffer.
     let cache = Deep::<f32>::new_cache::<2>();
-    let _: (&[[f32; 5]; 2], &[[f32; 5]; 2], &[[f32; 4]; 2], &[[f32; 4]; 2], &[[f32; 3]; 2], &[[f32; 3]; 2]) =
-        (&cache.fc1, &cache.sigmoid2, &cache.fc2, &cache.act, &cache.out, &cache.loss);
+    let _: (
+        &[[f32; 5]; 2],
+        &[[f32; 5]; 2],
+        &[[f32; 4]; 2],
+        &[[f32; 4]; 2],
+        &[[f32; 3]; 2],
+        &[[f32; 3]; 2],
+    ) = (
+        &cache.fc1,
+        &cache.sigmoid2,
+        &cache.fc2,
+        &cache.act,
+        &cache.out,
+        &cache.loss,
+    );
 }
 
 fn gradient_check_deep<T: Scalar>(tol: f64) {
@@ -53,7 +88,10 @@ fn gradient_check_deep<T: Scalar>(tol: f64) {
     let (mut numerical, mut backprop) = (Deep::zeros(), Deep::zeros());
     net.numerical_gradient(&x, &t, &mut numerical);
     let loss = net.gradient(&x, &t, &mut Deep::new_cache(), &mut backprop);
-    assert!((loss.as_f64() - net.loss(&x, &t).as_f64()).abs() < 1e-12, "forward and loss agree");
+    assert!(
+        (loss.as_f64() - net.loss(&x, &t).as_f64()).abs() < 1e-12,
+        "forward and loss agree"
+    );
     for (name, diff) in mean_abs_diff(&backprop, &numerical) {
         assert!(diff < tol, "{name}: {diff:e}");
     }
@@ -98,7 +136,12 @@ fn train_xor<T: Scalar, O: Optimizer<T, Xor<T>>>(mut opt: O, steps: usize) -> T 
         net.gradient(&x, &t, &mut cache, &mut grads);
         opt.step(&mut net, &grads);
     }
-    assert_eq!(net.classify(&x), [0, 1, 1, 0], "{} did not learn XOR", opt.name());
+    assert_eq!(
+        net.classify(&x),
+        [0, 1, 1, 0],
+        "{} did not learn XOR",
+        opt.name()
+    );
     net.accuracy(&x, &t)
 }
 
@@ -110,14 +153,20 @@ fn every_optimizer_learns_xor_in_f32_and_f64() {
     assert_eq!(train_xor::<f32, _>(Momentum::new(0.5, 0.9), 2_000), 1.0);
     assert_eq!(train_xor::<f32, _>(AdaGrad::new(0.5), 3_000), 1.0);
     assert_eq!(train_xor::<f32, _>(RmsProp::new(0.05, 0.99), 2_000), 1.0);
-    assert_eq!(train_xor::<f32, _>(AnyOptimizer::by_name("adam", Some(0.05)).unwrap(), 2_000), 1.0);
+    assert_eq!(
+        train_xor::<f32, _>(AnyOptimizer::by_name("adam", Some(0.05)).unwrap(), 2_000),
+        1.0
+    );
 }
 
 #[test]
 fn activation_before_loss() {
     let net = ActThenLoss::<f32>::new(0);
     let s = net.predict(&[[1.0, -1.0, 0.5]]);
-    assert!(s[0].iter().all(|v| *v >= 0.0), "scores come out of the Relu: {s:?}");
+    assert!(
+        s[0].iter().all(|v| *v >= 0.0),
+        "scores come out of the Relu: {s:?}"
+    );
 }
 
 // Weights decoded at compile time into a `static` (see the embedded firmware for the

@@ -20,7 +20,8 @@ fn buy_apple() {
 
 #[test]
 fn buy_apple_orange() {
-    let (mut mul_apple, mut mul_orange, mut mul_tax) = (MulLayer::new(), MulLayer::new(), MulLayer::new());
+    let (mut mul_apple, mut mul_orange, mut mul_tax) =
+        (MulLayer::new(), MulLayer::new(), MulLayer::new());
     let mut add = AddLayer::new();
     let apple_price = mul_apple.forward(100.0, 2.0);
     let orange_price = mul_orange.forward(150.0, 3.0);
@@ -44,9 +45,23 @@ fn example_prints_the_books_figures() {
         .args(["run", "-q", "--example", "buy_apple_orange"])
         .output()
         .expect("cargo runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8_lossy(&out.stdout);
-    for line in ["price: 715", "dApple: 2.2", "dApple_num: 110", "dOrange: 3.3", "dOrange_num: 165", "dTax: 650"] {
-        assert!(text.lines().any(|l| l == line), "missing `{line}` in:\n{text}");
+    for line in [
+        "price: 715",
+        "dApple: 2.2",
+        "dApple_num: 110",
+        "dOrange: 3.3",
+        "dOrange_num: 165",
+        "dTax: 650",
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "missing `{line}` in:\n{text}"
+        );
     }
 }

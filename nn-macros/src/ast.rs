@@ -51,7 +51,9 @@ impl Parse for NetworkDecl {
             input.parse::<Token![;]>()?;
         }
         if !input.is_empty() {
-            return Err(input.error("unexpected tokens after the layer list; declare one network per `network!`"));
+            return Err(input.error(
+                "unexpected tokens after the layer list; declare one network per `network!`",
+            ));
         }
         Ok(NetworkDecl {
             attrs,

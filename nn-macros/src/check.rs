@@ -122,7 +122,9 @@ pub fn resolve(decl: &NetworkDecl) -> syn::Result<Net<'_>> {
                 "network `{name}` has no layers: declare at least one `Affine<IN, OUT>` and end with `SoftmaxWithLoss`"
             ),
         );
-        return Err(errors.0.unwrap_or_else(|| syn::Error::new(Span::call_site(), "")));
+        return Err(errors
+            .0
+            .unwrap_or_else(|| syn::Error::new(Span::call_site(), "")));
     }
 
     let mut layers: Vec<Layer> = Vec::new();
@@ -150,7 +152,14 @@ pub fn resolve(decl: &NetworkDecl) -> syn::Result<Net<'_>> {
             } else {
                 format!("{stem}{}", counters[index])
             };
-            Ident::new(&text, decl_layer.path.segments.last().map_or(Span::call_site(), |s| s.ident.span()))
+            Ident::new(
+                &text,
+                decl_layer
+                    .path
+                    .segments
+                    .last()
+                    .map_or(Span::call_site(), |s| s.ident.span()),
+            )
         });
 
         if let Some(loss) = &loss_seen {
@@ -201,15 +210,30 @@ pub fn resolve(decl: &NetworkDecl) -> syn::Result<Net<'_>> {
                         );
                     }
                 }
-                Layer { kind, field, shown, inputs: i, outputs: o, stage: None }
+                Layer {
+                    kind,
+                    field,
+                    shown,
+                    inputs: i,
+                    outputs: o,
+                    stage: None,
+                }
             }
             Kind::Relu | Kind::Sigmoid | Kind::SoftmaxWithLoss => {
-                let base = decl_layer.path.segments.last().map(|s| s.ident.to_string()).unwrap_or_default();
+                let base = decl_layer
+                    .path
+                    .segments
+                    .last()
+                    .map(|s| s.ident.to_string())
+                    .unwrap_or_default();
                 if sizes.len() > 1 {
                     previous = Previous::Unknown;
                     errors.spanned(
                         &decl_layer.path,
-                        format!("`{base}` takes at most one size (its width, `{base}<N>`); found {}", sizes.len()),
+                        format!(
+                            "`{base}` takes at most one size (its width, `{base}<N>`); found {}",
+                            sizes.len()
+                        ),
                     );
                     continue;
                 }
@@ -231,9 +255,16 @@ pub fn resolve(decl: &NetworkDecl) -> syn::Result<Net<'_>> {
                     }
                     (Previous::Known(width, prev, origin), Some((n, tokens))) => {
                         if n == 0 {
-                            errors.spanned(tokens, format!("`{shown}` has width 0; every layer needs at least one"));
+                            errors.spanned(
+                                tokens,
+                                format!("`{shown}` has width 0; every layer needs at least one"),
+                            );
                         } else if n != *width {
-                            let what = if kind == Kind::SoftmaxWithLoss { "classes" } else { "features" };
+                            let what = if kind == Kind::SoftmaxWithLoss {
+                                "classes"
+                            } else {
+                                "features"
+                            };
                             errors.spanned(
                                 tokens,
                                 format!(
@@ -245,7 +276,14 @@ pub fn resolve(decl: &NetworkDecl) -> syn::Result<Net<'_>> {
                     }
                     (Previous::Known(width, _, _), None) => *width,
                 };
-                Layer { kind, field, shown, inputs: width, outputs: width, stage: None }
+                Layer {
+                    kind,
+                    field,
+                    shown,
+                    inputs: width,
+                    outputs: width,
+                    stage: None,
+                }
             }
         };
 
@@ -255,7 +293,8 @@ pub fn resolve(decl: &NetworkDecl) -> syn::Result<Net<'_>> {
         } else {
             // An activation right after an `Affine` updates that layer's buffer in place;
             // anything else gets a buffer of its own.
-            let shares = kind.is_activation() && layers.last().is_some_and(|l| l.kind == Kind::Affine);
+            let shares =
+                kind.is_activation() && layers.last().is_some_and(|l| l.kind == Kind::Affine);
             if shares {
                 let stage = stages.len() - 1;
                 stages[stage].shown = format!("{} → {}", stages[stage].shown, layer.shown);
@@ -270,8 +309,13 @@ pub fn resolve(decl: &NetworkDecl) -> syn::Result<Net<'_>> {
                 layer.stage = Some(stages.len() - 1);
             }
         }
-        let origin = match (&previous, kind.is_activation() || kind == Kind::SoftmaxWithLoss) {
-            (Previous::Known(_, prev, origin), true) if origin.is_empty() => format!(" (the outputs of `{prev}`)"),
+        let origin = match (
+            &previous,
+            kind.is_activation() || kind == Kind::SoftmaxWithLoss,
+        ) {
+            (Previous::Known(_, prev, origin), true) if origin.is_empty() => {
+                format!(" (the outputs of `{prev}`)")
+            }
             (Previous::Known(_, _, origin), true) => origin.clone(),
             _ => String::new(),
         };
@@ -300,7 +344,10 @@ pub fn resolve(decl: &NetworkDecl) -> syn::Result<Net<'_>> {
                 || decl_layer.path.to_token_stream(),
                 |n| n.to_token_stream(),
             );
-            errors.spanned(tokens, format!("two layers of `{name}` are called `{text}`; give each layer its own name"));
+            errors.spanned(
+                tokens,
+                format!("two layers of `{name}` are called `{text}`; give each layer its own name"),
+            );
         }
         seen.push(text);
     }
@@ -316,11 +363,20 @@ pub fn resolve(decl: &NetworkDecl) -> syn::Result<Net<'_>> {
     }
     let inputs = layers[0].inputs;
     let classes = layers[layers.len() - 1].outputs;
-    Ok(Net { decl, layers, stages, inputs, classes })
+    Ok(Net {
+        decl,
+        layers,
+        stages,
+        inputs,
+        classes,
+    })
 }
 
 /// The layer's kind and its generic arguments, or an error for an unknown layer.
-fn layer_kind<'a>(layer: &'a LayerDecl, errors: &mut Errors) -> Option<(Kind, Vec<&'a GenericArgument>)> {
+fn layer_kind<'a>(
+    layer: &'a LayerDecl,
+    errors: &mut Errors,
+) -> Option<(Kind, Vec<&'a GenericArgument>)> {
     let last = layer.path.segments.last()?;
     let name = last.ident.to_string();
     let Some(kind) = Kind::ALL.iter().find(|(n, _)| *n == name).map(|(_, k)| *k) else {
@@ -337,7 +393,10 @@ fn layer_kind<'a>(layer: &'a LayerDecl, errors: &mut Errors) -> Option<(Kind, Ve
         PathArguments::None => Vec::new(),
         PathArguments::AngleBracketed(a) => a.args.iter().collect(),
         PathArguments::Parenthesized(p) => {
-            errors.spanned(p, format!("`{name}` takes sizes in angle brackets, like `Affine<784, 50>`"));
+            errors.spanned(
+                p,
+                format!("`{name}` takes sizes in angle brackets, like `Affine<784, 50>`"),
+            );
             return None;
         }
     };
@@ -358,8 +417,13 @@ fn size_arg<'a>(arg: &'a GenericArgument, errors: &mut Errors) -> SizeArg<'a> {
         },
         _ => None,
     };
-    if value.is_none() && !matches!(arg, GenericArgument::Const(Expr::Lit(l)) if matches!(l.lit, Lit::Int(_))) {
-        errors.spanned(arg, "layer sizes must be integer literals, like `Affine<784, 50>`");
+    if value.is_none()
+        && !matches!(arg, GenericArgument::Const(Expr::Lit(l)) if matches!(l.lit, Lit::Int(_)))
+    {
+        errors.spanned(
+            arg,
+            "layer sizes must be integer literals, like `Affine<784, 50>`",
+        );
     }
     SizeArg { value, tokens: arg }
 }
@@ -387,7 +451,10 @@ fn suggestion(name: &str) -> Option<&'static str> {
         ("softmax", "SoftmaxWithLoss"),
         ("crossentropy", "SoftmaxWithLoss"),
     ];
-    if let Some((_, s)) = aliases.iter().find(|(a, _)| lower == *a || lower.starts_with(a)) {
+    if let Some((_, s)) = aliases
+        .iter()
+        .find(|(a, _)| lower == *a || lower.starts_with(a))
+    {
         return Some(s);
     }
     Kind::ALL

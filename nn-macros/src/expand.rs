@@ -38,10 +38,22 @@ pub fn network(net: &Net) -> TokenStream {
     let (attrs, vis, name) = (&decl.attrs, &decl.vis, &decl.ident);
     let cache = format_ident!("{}Cache", name);
     let (inputs, classes) = (lit(net.inputs), lit(net.classes));
-    let affines: Vec<&Layer> = net.layers.iter().filter(|l| l.kind == Kind::Affine).collect();
-    let params: usize = affines.iter().map(|l| l.inputs * l.outputs + l.outputs).sum();
+    let affines: Vec<&Layer> = net
+        .layers
+        .iter()
+        .filter(|l| l.kind == Kind::Affine)
+        .collect();
+    let params: usize = affines
+        .iter()
+        .map(|l| l.inputs * l.outputs + l.outputs)
+        .sum();
     let params_lit = lit(params);
-    let chain = net.layers.iter().map(|l| format!("`{}`", l.shown)).collect::<Vec<_>>().join(" → ");
+    let chain = net
+        .layers
+        .iter()
+        .map(|l| format!("`{}`", l.shown))
+        .collect::<Vec<_>>()
+        .join(" → ");
     let summary = format!(
         " Layers: {chain}. {} inputs per sample, {} classes, {} parameters.",
         net.inputs,
@@ -78,13 +90,20 @@ pub fn network(net: &Net) -> TokenStream {
     let cache_doc = format!(
         " Activations and gradients of [`{name}`] for a batch of `B` samples: what a forward pass leaves for the backward pass. Allocate it once and reuse it every step."
     );
-    let probs_doc = format!(" Output of `{}`: the class probabilities (softmax of the scores).", loss.shown);
+    let probs_doc = format!(
+        " Output of `{}`: the class probabilities (softmax of the scores).",
+        loss.shown
+    );
 
     // ---- forward, with and without a cache -------------------------------------------
     let mut forward = Vec::new();
     let mut predict = Vec::new();
     let mut prev_stage: Option<usize> = None;
-    for l in net.layers.iter().filter(|l| l.kind != Kind::SoftmaxWithLoss) {
+    for l in net
+        .layers
+        .iter()
+        .filter(|l| l.kind != Kind::SoftmaxWithLoss)
+    {
         let f = &l.field;
         let stage = l.stage.unwrap_or(0);
         let out = &net.stages[stage].field;
@@ -122,12 +141,18 @@ pub fn network(net: &Net) -> TokenStream {
 
     // ---- backward: the same layers in reverse ----------------------------------------
     let mut backward = Vec::new();
-    let body: Vec<&Layer> = net.layers.iter().filter(|l| l.kind != Kind::SoftmaxWithLoss).collect();
+    let body: Vec<&Layer> = net
+        .layers
+        .iter()
+        .filter(|l| l.kind != Kind::SoftmaxWithLoss)
+        .collect();
     for (i, l) in body.iter().enumerate().rev() {
         let f = &l.field;
         let stage = &net.stages[l.stage.unwrap_or(0)];
         let (out, out_grad) = (&stage.field, &stage.grad);
-        let before = i.checked_sub(1).map(|p| &net.stages[body[p].stage.unwrap_or(0)]);
+        let before = i
+            .checked_sub(1)
+            .map(|p| &net.stages[body[p].stage.unwrap_or(0)]);
         match (l.kind, before) {
             (Kind::Affine, None) => backward.push(quote! {
                 self.#f.param_gradient(x, &cache.#out_grad, &mut grads.#f);
@@ -174,12 +199,19 @@ pub fn network(net: &Net) -> TokenStream {
         tensor_infos.push(quote! { ::typenet::TensorInfo { name: #bn, shape: &[#o] } });
         tensor_refs.push(quote! { #kw => ::core::option::Option::Some(self.#f.w.as_flattened()), });
         tensor_refs.push(quote! { #kb => ::core::option::Option::Some(&self.#f.b[..]), });
-        tensor_muts.push(quote! { #kw => ::core::option::Option::Some(self.#f.w.as_flattened_mut()), });
+        tensor_muts
+            .push(quote! { #kw => ::core::option::Option::Some(self.#f.w.as_flattened_mut()), });
         tensor_muts.push(quote! { #kb => ::core::option::Option::Some(&mut self.#f.b[..]), });
-        for (fields, bytes, ty) in [(&mut f32_fields, 4usize, quote!(f32)), (&mut f64_fields, 8, quote!(f64))] {
+        for (fields, bytes, ty) in [
+            (&mut f32_fields, 4usize, quote!(f32)),
+            (&mut f64_fields, 8, quote!(f64)),
+        ] {
             let at_w = lit(offset * bytes);
             let at_b = lit((offset + l.inputs * l.outputs) * bytes);
-            let (mat, vec) = (format_ident!("matrix_{}", ty.to_string()), format_ident!("vector_{}", ty.to_string()));
+            let (mat, vec) = (
+                format_ident!("matrix_{}", ty.to_string()),
+                format_ident!("vector_{}", ty.to_string()),
+            );
             fields.push(quote! {
                 #f: ::typenet::Affine {
                     w: ::typenet::bytes::#mat::<#i, #o>(bytes, #at_w),

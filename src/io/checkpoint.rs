@@ -76,15 +76,22 @@ pub fn load_checkpoint<T: Scalar, N: Network<T>, O: Optimizer<T, N>>(
         .map_err(|e| Error::format(path, format!("not a valid safetensors file: {e}")))?;
     let meta = header.metadata().clone().unwrap_or_default();
     let get = |key: &str| {
-        meta.get(key)
-            .ok_or_else(|| Error::format(path, format!("is not a typenet checkpoint (no `{key}` in its metadata)")))
+        meta.get(key).ok_or_else(|| {
+            Error::format(
+                path,
+                format!("is not a typenet checkpoint (no `{key}` in its metadata)"),
+            )
+        })
     };
     let iteration: u64 = parse(path, "checkpoint_iteration", get("checkpoint_iteration")?)?;
     let saved_opt = get("optimizer")?;
     if saved_opt != optimizer.name() {
         return Err(Error::format(
             path,
-            format!("was saved with optimizer `{saved_opt}`, not `{}`", optimizer.name()),
+            format!(
+                "was saved with optimizer `{saved_opt}`, not `{}`",
+                optimizer.name()
+            ),
         ));
     }
     let steps: u64 = parse(path, "optimizer_steps", get("optimizer_steps")?)?;

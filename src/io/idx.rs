@@ -83,10 +83,18 @@ fn read_maybe_gz(path: &Path) -> Result<Vec<u8>, Error> {
 
 /// Parses an IDX header of unsigned bytes with `ndim` dimensions; returns the dimensions
 /// and the data after the header, whose length is checked against them.
-fn parse<'a>(path: &Path, bytes: &'a [u8], ndim: u8, what: &str) -> Result<(Vec<usize>, &'a [u8]), Error> {
+fn parse<'a>(
+    path: &Path,
+    bytes: &'a [u8],
+    ndim: u8,
+    what: &str,
+) -> Result<(Vec<usize>, &'a [u8]), Error> {
     let header = 4 + 4 * ndim as usize;
     if bytes.len() < 4 {
-        return Err(Error::format(path, format!("too short for an IDX file ({} bytes)", bytes.len())));
+        return Err(Error::format(
+            path,
+            format!("too short for an IDX file ({} bytes)", bytes.len()),
+        ));
     }
     let magic = u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
     let want = 0x0800 | ndim as u32;
@@ -117,7 +125,11 @@ fn parse<'a>(path: &Path, bytes: &'a [u8], ndim: u8, what: &str) -> Result<(Vec<
         )),
         Some(n) => Err(Error::format(
             path,
-            format!("{} bytes follow the {} the header promises ({n} bytes)", data.len() - n, shape_text(&dims)),
+            format!(
+                "{} bytes follow the {} the header promises ({n} bytes)",
+                data.len() - n,
+                shape_text(&dims)
+            ),
         )),
         None => Err(Error::format(path, "the header's dimensions overflow")),
     }
@@ -137,10 +149,16 @@ pub fn load_idx_images<T: Scalar>(path: &Path) -> Result<(Vec<T>, [usize; 2]), E
     let bytes = read_maybe_gz(path)?;
     let (dims, data) = parse(path, &bytes, 3, "an image file")?;
     if dims[1] == 0 || dims[2] == 0 {
-        return Err(Error::format(path, format!("images of {}×{} hold no pixels", dims[1], dims[2])));
+        return Err(Error::format(
+            path,
+            format!("images of {}×{} hold no pixels", dims[1], dims[2]),
+        ));
     }
     let scale = T::from_f64(1.0 / 255.0);
-    let values = data.iter().map(|&b| T::from_f64(b as f64) * scale).collect();
+    let values = data
+        .iter()
+        .map(|&b| T::from_f64(b as f64) * scale)
+        .collect();
     Ok((values, [dims[1], dims[2]]))
 }
 

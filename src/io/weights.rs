@@ -27,13 +27,20 @@ pub(crate) fn le_bytes<T: Scalar>(values: &[T]) -> Vec<u8> {
 }
 
 /// The tensors of `net` as `(name, bytes, shape)`, names prefixed by `prefix`.
-pub(crate) fn tensors_of<T: Scalar, N: Network<T>>(net: &N, prefix: &str) -> Vec<(String, Vec<u8>, Vec<usize>)> {
+pub(crate) fn tensors_of<T: Scalar, N: Network<T>>(
+    net: &N,
+    prefix: &str,
+) -> Vec<(String, Vec<u8>, Vec<usize>)> {
     N::TENSORS
         .iter()
         .enumerate()
         .map(|(i, info)| {
             let values = net.tensor(i).unwrap_or(&[]);
-            (format!("{prefix}{}", info.name), le_bytes(values), info.shape.to_vec())
+            (
+                format!("{prefix}{}", info.name),
+                le_bytes(values),
+                info.shape.to_vec(),
+            )
         })
         .collect()
 }
@@ -136,7 +143,11 @@ pub(crate) fn read_tensors<T: Scalar, N: Network<T>>(
         if view.dtype() != dtype::<T>() {
             return Err(Error::format(
                 path,
-                format!("tensor `{name}` is {:?} but the network is {}", view.dtype(), T::DTYPE),
+                format!(
+                    "tensor `{name}` is {:?} but the network is {}",
+                    view.dtype(),
+                    T::DTYPE
+                ),
             ));
         }
         if view.shape() != info.shape {
@@ -153,10 +164,17 @@ pub(crate) fn read_tensors<T: Scalar, N: Network<T>>(
         let Some(dst) = net.tensor_mut(i) else {
             continue;
         };
-        for (k, (d, chunk)) in dst.iter_mut().zip(view.data().chunks_exact(T::BYTES)).enumerate() {
+        for (k, (d, chunk)) in dst
+            .iter_mut()
+            .zip(view.data().chunks_exact(T::BYTES))
+            .enumerate()
+        {
             *d = T::read_le(chunk);
             if !d.is_finite() {
-                return Err(Error::format(path, format!("tensor `{name}` holds a non-finite value at index {k}")));
+                return Err(Error::format(
+                    path,
+                    format!("tensor `{name}` holds a non-finite value at index {k}"),
+                ));
             }
         }
     }
@@ -208,7 +226,10 @@ pub fn load_raw<T: Scalar, N: Network<T>>(path: &Path) -> Result<N, Error> {
             for (d, c) in dst.iter_mut().zip(&mut chunks) {
                 *d = T::read_le(c);
                 if !d.is_finite() {
-                    return Err(Error::format(path, format!("tensor `{}` holds a non-finite value", N::TENSORS[i].name)));
+                    return Err(Error::format(
+                        path,
+                        format!("tensor `{}` holds a non-finite value", N::TENSORS[i].name),
+                    ));
                 }
             }
         }

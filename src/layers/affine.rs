@@ -104,7 +104,12 @@ impl<T: Scalar, const I: usize, const O: usize> Affine<T, I, O> {
     /// assert_eq!((grad.w, grad.b), ([[3.0], [4.0]], [1.0]));
     /// ```
     #[inline]
-    pub fn param_gradient<const B: usize>(&self, x: &[[T; I]; B], dout: &[[T; O]; B], grad: &mut Self) {
+    pub fn param_gradient<const B: usize>(
+        &self,
+        x: &[[T; I]; B],
+        dout: &[[T; O]; B],
+        grad: &mut Self,
+    ) {
         kernels::weight_gradient(x, dout, &mut grad.w, &mut grad.b);
     }
 

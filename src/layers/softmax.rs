@@ -83,7 +83,9 @@ fn batch_len<T: Scalar>(b: usize) -> T {
 /// Stable softmax of one row into `y`; returns `log Σ exp(x)`.
 #[inline]
 fn softmax_row<T: Scalar, const N: usize>(x: &[T; N], y: &mut [T; N]) -> T {
-    let max = x.iter().fold(T::neg_infinity(), |m, &v| if v > m { v } else { m });
+    let max = x
+        .iter()
+        .fold(T::neg_infinity(), |m, &v| if v > m { v } else { m });
     let mut sum = T::zero();
     for (yk, &xk) in y.iter_mut().zip(x.iter()) {
         *yk = (xk - max).exp();
