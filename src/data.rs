@@ -85,12 +85,18 @@ impl fmt::Display for DataError {
 #[cfg(feature = "std")]
 impl std::error::Error for DataError {}
 
+/// Samples and labels in a network's own types, as [`Dataset::check_for`] returns them.
+pub type Examples<'a, T, N> = (
+    &'a [<N as crate::Network<T>>::Sample],
+    Vec<<N as crate::Network<T>>::Label>,
+);
+
 impl<T: Scalar> Dataset<T> {
     /// A dataset of `labels.len()` samples of shape `[rows, cols]`, values stored flat.
     pub fn new(values: Vec<T>, labels: Vec<u8>, shape: [usize; 2]) -> Result<Self, DataError> {
         let per = shape[0] * shape[1];
-        let images = if per == 0 { 0 } else { values.len() / per };
-        if per == 0 || values.len() % per != 0 || images != labels.len() {
+        let images = values.len().checked_div(per).unwrap_or(0);
+        if per == 0 || !values.len().is_multiple_of(per) || images != labels.len() {
             return Err(DataError::CountMismatch {
                 images,
                 labels: labels.len(),
@@ -160,9 +166,7 @@ impl<T: Scalar> Dataset<T> {
     /// assert_eq!(bad.check_for::<Net>().unwrap_err(),
     ///            DataError::LabelOutOfRange { index: 1, label: 7, classes: 2 });
     /// ```
-    pub fn check_for<N: crate::Network<T>>(
-        &self,
-    ) -> Result<(&[N::Sample], Vec<N::Label>), DataError> {
+    pub fn check_for<N: crate::Network<T>>(&self) -> Result<Examples<'_, T, N>, DataError> {
         let wrong_size = DataError::SampleSize {
             expected: N::INPUTS,
             found: self.shape,

@@ -136,4 +136,5 @@ pub mod prelude {
 pub mod __private {
     //! Items the generated code uses; not part of the public API.
     pub use crate::sample::{Sample, Target};
+    pub use typenum;
 }

@@ -1,6 +1,7 @@
 //! What every declared network is: the [`Network`] trait the `network!` macro implements.
 
 use crate::Scalar;
+use generic_array::{ArrayLength, GenericArray};
 
 /// Name and shape of one parameter tensor, as saved to files.
 ///
@@ -69,6 +70,10 @@ pub trait Network<T: Scalar>: Clone {
     /// Every parameter tensor, in order.
     const TENSORS: &'static [TensorInfo];
 
+    /// [`PARAMS`](Self::PARAMS) as a `typenum` length (the macro writes it out), so that
+    /// generic code can hold every parameter of any network in one fixed-size
+    /// [`GenericArray`], which stable const generics cannot size from an associated const.
+    type ParamCount: ArrayLength;
     /// One flat input sample: `[T; INPUTS]`.
     type Sample: Copy;
     /// One class index: `Class<CLASSES>`.
@@ -108,4 +113,42 @@ pub trait Network<T: Scalar>: Clone {
     /// Views a flat slice of values as whole samples, or `None` if its length is not a
     /// multiple of [`INPUTS`](Self::INPUTS).
     fn as_samples(flat: &[T]) -> Option<&[Self::Sample]>;
+
+    /// Every parameter in one array, tensor after tensor (the order of [`TENSORS`](Self::TENSORS)),
+    /// without an allocator: for example to store weights trained on a device.
+    ///
+    /// ```
+    /// use typenet::prelude::*;
+    /// network! { struct Net< Affine<2, 3>, Relu, Affine<3, 2>, SoftmaxWithLoss > }
+    /// let net = Net::<f32>::new(4);
+    /// let flat = net.to_flat();
+    /// assert_eq!(flat.len(), Net::<f32>::PARAMS); // 2·3 + 3 + 3·2 + 2 = 17
+    /// assert_eq!(flat[0], net.affine1.w[0][0]);
+    /// assert_eq!(Net::from_flat(&flat), net);
+    /// ```
+    fn to_flat(&self) -> GenericArray<T, Self::ParamCount> {
+        let mut flat = GenericArray::<T, Self::ParamCount>::default();
+        let mut rest = flat.as_mut_slice();
+        for index in 0..Self::TENSORS.len() {
+            let src = self.tensor(index).unwrap_or(&[]);
+            let (dst, tail) = rest.split_at_mut(src.len().min(rest.len()));
+            dst.copy_from_slice(&src[..dst.len()]);
+            rest = tail;
+        }
+        flat
+    }
+
+    /// The network whose parameters are `flat`, in the order [`to_flat`](Self::to_flat) writes.
+    fn from_flat(flat: &GenericArray<T, Self::ParamCount>) -> Self {
+        let mut net = Self::zeros();
+        let mut rest = flat.as_slice();
+        for index in 0..Self::TENSORS.len() {
+            if let Some(dst) = net.tensor_mut(index) {
+                let (src, tail) = rest.split_at(dst.len().min(rest.len()));
+                dst[..src.len()].copy_from_slice(src);
+                rest = tail;
+            }
+        }
+        net
+    }
 }

@@ -63,21 +63,12 @@ fn generated_fields_shapes_and_tensors() {
     assert_eq!(<Deep as Network<f32>>::NAME, "Deep");
     // Every cache buffer is there: activations right after an Affine share its buffer.
     let cache = Deep::<f32>::new_cache::<2>();
-    let _: (
-        &[[f32; 5]; 2],
-        &[[f32; 5]; 2],
-        &[[f32; 4]; 2],
-        &[[f32; 4]; 2],
-        &[[f32; 3]; 2],
-        &[[f32; 3]; 2],
-    ) = (
-        &cache.fc1,
-        &cache.sigmoid2,
-        &cache.fc2,
-        &cache.act,
-        &cache.out,
-        &cache.loss,
-    );
+    let _: &[[f32; 5]; 2] = &cache.fc1;
+    let _: &[[f32; 5]; 2] = &cache.sigmoid2;
+    let _: &[[f32; 4]; 2] = &cache.fc2;
+    let _: &[[f32; 4]; 2] = &cache.act;
+    let _: &[[f32; 3]; 2] = &cache.out;
+    let _: &[[f32; 3]; 2] = &cache.loss;
 }
 
 fn gradient_check_deep<T: Scalar>(tol: f64) {
@@ -188,4 +179,22 @@ fn a_static_network_from_bytes() {
     assert_eq!(XOR.affine1.w[0], [1.0, 0.0, 0.0, 0.0]);
     assert_eq!(XOR.affine2.b, [0.0, 0.0]);
     assert_eq!(Xor::<f64>::BYTE_LEN, 2 * Xor::<f32>::BYTE_LEN);
+}
+
+#[test]
+fn param_count_is_the_same_number_at_the_type_level() {
+    use typenet::__private::typenum::Unsigned;
+    network! { struct Card< Affine<784, 50>, Relu, Affine<50, 10>, SoftmaxWithLoss > }
+    assert_eq!(
+        <<Card as Network<f32>>::ParamCount as Unsigned>::USIZE,
+        39_760
+    );
+    assert_eq!(
+        <<Deep<f64> as Network<f64>>::ParamCount as Unsigned>::USIZE,
+        Deep::<f64>::PARAMS
+    );
+    let net = Card::<f32>::new(8);
+    let flat = net.to_flat();
+    assert_eq!(flat[39_759], net.affine2.b[9]);
+    assert_eq!(Card::from_flat(&flat), net);
 }

@@ -117,7 +117,7 @@ pub fn resolve(decl: &NetworkDecl) -> syn::Result<Net<'_>> {
     let name = &decl.ident;
     if decl.layers.is_empty() {
         errors.spanned(
-            &decl.open,
+            decl.open,
             format!(
                 "network `{name}` has no layers: declare at least one `Affine<IN, OUT>` and end with `SoftmaxWithLoss`"
             ),

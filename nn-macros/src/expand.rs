@@ -15,7 +15,7 @@ fn grouped(n: usize) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -232,6 +232,7 @@ pub fn network(net: &Net) -> TokenStream {
     let doc64 = bytes_doc("f64", params * 8);
 
     let name_str = name.to_string();
+    let param_count_type = typenum_type(params);
     let x_bound = quote! { X: ::typenet::Sample<T, #inputs> };
     let t_bound = quote! { Y: ::typenet::Target<T, #classes> };
 
@@ -400,6 +401,7 @@ pub fn network(net: &Net) -> TokenStream {
             const CLASSES: usize = #classes;
             const PARAMS: usize = #params_lit;
             const TENSORS: &'static [::typenet::TensorInfo] = &[#(#tensor_infos),*];
+            type ParamCount = #param_count_type;
             type Sample = [T; #inputs];
             type Label = ::typenet::Class<#classes>;
             type Scores = [T; #classes];
@@ -470,4 +472,22 @@ fn zero_field(l: &Layer) -> TokenStream {
         Kind::Sigmoid => quote! { #f: ::typenet::Sigmoid },
         Kind::SoftmaxWithLoss => quote! { #f: ::typenet::SoftmaxWithLoss },
     }
+}
+
+/// The `typenum` type of `n`, written out bit by bit (works for any `n`, unlike
+/// `typenum::U<N>`, which maps only some values).
+fn typenum_type(n: usize) -> TokenStream {
+    let mut ty = quote! { ::typenet::__private::typenum::UTerm };
+    if n == 0 {
+        return ty;
+    }
+    for shift in (0..usize::BITS - n.leading_zeros()).rev() {
+        let bit = if (n >> shift) & 1 == 1 {
+            quote! { ::typenet::__private::typenum::B1 }
+        } else {
+            quote! { ::typenet::__private::typenum::B0 }
+        };
+        ty = quote! { ::typenet::__private::typenum::UInt<#ty, #bit> };
+    }
+    ty
 }

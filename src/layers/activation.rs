@@ -6,6 +6,7 @@ use crate::Scalar;
 ///
 /// Backward passes `dout` where the input was positive and zero elsewhere (the book's
 /// mask of `x <= 0`). The mask is read back from the output, so nothing extra is stored.
+/// A NaN input stays NaN, so a diverging run is noticed instead of silently zeroed.
 ///
 /// ```
 /// use typenet::Relu;
@@ -25,7 +26,7 @@ impl<const N: usize> Relu<N> {
     #[inline]
     pub fn forward<T: Scalar, const B: usize>(&self, x: &[[T; N]; B], out: &mut [[T; N]; B]) {
         for (o, &v) in out.as_flattened_mut().iter_mut().zip(x.as_flattened()) {
-            *o = if v > T::zero() { v } else { T::zero() };
+            *o = if v < T::zero() { T::zero() } else { v };
         }
     }
 
@@ -33,7 +34,7 @@ impl<const N: usize> Relu<N> {
     #[inline]
     pub fn forward_in_place<T: Scalar, const B: usize>(&self, x: &mut [[T; N]; B]) {
         for v in x.as_flattened_mut() {
-            if !(*v > T::zero()) {
+            if *v < T::zero() {
                 *v = T::zero();
             }
         }
@@ -44,7 +45,7 @@ impl<const N: usize> Relu<N> {
     #[inline]
     pub fn backward<T: Scalar, const B: usize>(&self, out: &[[T; N]; B], d: &mut [[T; N]; B]) {
         for (g, &y) in d.as_flattened_mut().iter_mut().zip(out.as_flattened()) {
-            if !(y > T::zero()) {
+            if y <= T::zero() {
                 *g = T::zero();
             }
         }
