@@ -115,13 +115,17 @@ pub use typenet_macros::network;
 /// assert_eq!(typenet::argmax::<f32>(&[]), 0);
 /// ```
 pub fn argmax<T: Scalar>(values: &[T]) -> usize {
-    let mut best = 0;
+    // No indexing, so no bounds check to panic on: this sits on the inference path, which
+    // the firmware proves panic-free at link time, at every optimisation level.
+    let mut best: Option<(usize, T)> = None;
     for (i, &v) in values.iter().enumerate() {
-        if v > values[best] || values[best].is_nan() && !v.is_nan() {
-            best = i;
-        }
+        best = match best {
+            Some((_, b)) if v > b || (b.is_nan() && !v.is_nan()) => Some((i, v)),
+            None => Some((i, v)),
+            keep => keep,
+        };
     }
-    best
+    best.map_or(0, |(i, _)| i)
 }
 
 /// Everything a user of `network!` needs in scope.

@@ -1,0 +1,86 @@
+//! Inference on the emulated Cortex-M4F: classifies the embedded test digits with weights in
+//! flash and exits with status 0 only if every class equals the host's and every score is
+//! within 1e-5 of the host's.
+#![no_std]
+#![no_main]
+
+use cortex_m_rt::{entry, exception, ExceptionFrame};
+use cortex_m_semihosting::{debug, hprintln};
+use typenet::argmax;
+use typenet_firmware::{
+    stack_high_water_mark, InstructionCounter, COUNT, DIGITS, EXPECTED, LABELS, NET, TOLERANCE,
+};
+
+/// Multiply-adds in one forward pass of 784-50-10.
+const MACS: u32 = 784 * 50 + 50 * 10;
+
+#[entry]
+fn main() -> ! {
+    let Some(peripherals) = cortex_m::Peripherals::take() else {
+        fail("peripherals taken twice")
+    };
+    let mut counter = InstructionCounter::new(peripherals.SYST);
+    let mut all_match = true;
+    let mut min_instructions = u32::MAX;
+    for k in 0..COUNT {
+        let x = core::hint::black_box(&DIGITS[k]);
+        let (scores, instructions) = counter.measure(|| NET.predict(core::array::from_ref(x)));
+        min_instructions = min_instructions.min(instructions);
+        let class = argmax(&scores[0]);
+        let host_class = argmax(&EXPECTED[k]);
+        let diff = scores[0]
+            .iter()
+            .zip(&EXPECTED[k])
+            .fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
+        let ok = class == host_class && diff <= TOLERANCE;
+        all_match &= ok;
+        let _ = hprintln!(
+            "digit {}: label {}, predicted {} (host {}), max |score - host score| {:e}, {} instructions{}",
+            k,
+            LABELS[k],
+            class,
+            host_class,
+            diff,
+            instructions,
+            if ok { "" } else { "  MISMATCH" }
+        );
+    }
+    let per_mac_x100 = min_instructions * 100 / MACS;
+    let _ = hprintln!(
+        "inference: {} guest instructions, {}.{:02} per multiply-add ({} MACs)",
+        min_instructions,
+        per_mac_x100 / 100,
+        per_mac_x100 % 100,
+        MACS
+    );
+    let (used, total) = stack_high_water_mark();
+    let _ = hprintln!("stack high-water mark: {} of {} bytes", used, total);
+    if all_match {
+        let _ = hprintln!("all {} predictions match the host", COUNT);
+        debug::exit(debug::EXIT_SUCCESS);
+    } else {
+        let _ = hprintln!("FAILED: predictions differ from the host");
+        debug::exit(debug::EXIT_FAILURE);
+    }
+    loop {}
+}
+
+fn fail(why: &str) -> ! {
+    let _ = hprintln!("error: {}", why);
+    debug::exit(debug::EXIT_FAILURE);
+    loop {}
+}
+
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo) -> ! {
+    let _ = hprintln!("panic: {}", info);
+    debug::exit(debug::EXIT_FAILURE);
+    loop {}
+}
+
+#[exception]
+unsafe fn HardFault(frame: &ExceptionFrame) -> ! {
+    let _ = hprintln!("HardFault at pc={:#010x}", frame.pc());
+    debug::exit(debug::EXIT_FAILURE);
+    loop {}
+}

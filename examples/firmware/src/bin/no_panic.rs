@@ -1,0 +1,37 @@
+//! A link-time proof that inference cannot panic.
+//!
+//! This binary runs the same inference as `digits` (predict + argmax on a digit the
+//! optimiser cannot see through) but its panic handler calls a function that exists
+//! nowhere. If any panic were reachable from inference (an index out of bounds, an
+//! `unwrap`, an overflow check, a slice length mismatch), the linker would have to resolve
+//! that function and the build would fail with `undefined symbol:
+//! typenet_inference_can_panic`. The build succeeding is the proof; the run only exits.
+#![no_std]
+#![no_main]
+
+use cortex_m_rt::entry;
+use cortex_m_semihosting::debug;
+use typenet_firmware::{DIGITS, NET};
+
+#[entry]
+fn main() -> ! {
+    let mut classes = [0usize; 10];
+    for (c, x) in classes.iter_mut().zip(DIGITS.iter()) {
+        let x = core::hint::black_box(x);
+        *c = typenet::argmax(&NET.predict(core::array::from_ref(x))[0]);
+    }
+    core::hint::black_box(classes);
+    debug::exit(debug::EXIT_SUCCESS);
+    loop {}
+}
+
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo) -> ! {
+    extern "C" {
+        /// Defined nowhere: referencing it makes any reachable panic a link error.
+        fn typenet_inference_can_panic() -> !;
+    }
+    // SAFETY: never executed. The call only exists to make the link fail when a panic is
+    // reachable; in a successful build the optimiser has removed every path to it.
+    unsafe { typenet_inference_can_panic() }
+}
