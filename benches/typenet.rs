@@ -1,1 +1,146 @@
-fn main() {}
+//! Speed of the card's network (784-50-10, f32, one thread): one training step at batch 100,
+//! `predict` at batch 1 and 100, each layer's forward and backward, and the book's whole
+//! 10,000-iteration run. Criterion reports time; the throughput lines report FLOP/s
+//! (`Elements` are floating-point operations: 2 per multiply-add).
+//!
+//! `cargo bench --bench typenet` (all), `cargo bench --bench typenet -- predict` (a group).
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use std::hint::black_box;
+use std::path::Path;
+use typenet::prelude::*;
+use typenet::train::Trainer;
+
+network! {
+    /// The two-layer net of chapter 5.
+    pub struct TwoLayerNet< Affine<784, 50>, Relu, Affine<50, 10>, SoftmaxWithLoss >
+}
+type Net = TwoLayerNet<f32>;
+
+/// FLOPs of one forward pass per sample (2 per multiply-add).
+const FWD: u64 = 2 * (784 * 50 + 50 * 10);
+/// FLOPs of one training step per sample: forward, both weight gradients, and the hidden
+/// layer's input gradient (the first layer's input gradient is not computed).
+const STEP: u64 = FWD + 2 * (784 * 50 + 50 * 10) + 2 * 50 * 10;
+
+fn digits() -> (Vec<[f32; 784]>, Vec<Class<10>>) {
+    let mnist =
+        typenet::io::load_mnist::<f32>(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/data")))
+            .expect("bundled digits");
+    let (x, t) = mnist
+        .train
+        .check_for::<Net>()
+        .expect("they fit the card's network");
+    (x.to_vec(), t)
+}
+
+fn batch<const B: usize>(x: &[[f32; 784]]) -> Box<[[f32; 784]; B]> {
+    let mut b = Box::new([[0.0; 784]; B]);
+    b.copy_from_slice(&x[..B]);
+    b
+}
+
+fn training_step(c: &mut Criterion) {
+    let (x, t) = digits();
+    let xb = batch::<100>(&x);
+    let tb: [Class<10>; 100] = t[..100].try_into().unwrap();
+    let mut net = Box::new(Net::new(0));
+    let mut cache = Box::new(Net::new_cache::<100>());
+    let mut grads = Box::new(Net::zeros());
+    let mut opt = Sgd::new(0.1);
+    let mut g = c.benchmark_group("train_step");
+    g.throughput(Throughput::Elements(100 * STEP));
+    g.bench_function("batch_100", |b| {
+        b.iter(|| {
+            net.gradient(black_box(&*xb), &tb, &mut cache, &mut grads);
+            opt.step(&mut *net, &grads);
+        })
+    });
+    g.finish();
+}
+
+fn predict(c: &mut Criterion) {
+    let (x, _) = digits();
+    let net = Box::new(Net::new(0));
+    let mut g = c.benchmark_group("predict");
+    let one = batch::<1>(&x);
+    g.throughput(Throughput::Elements(FWD));
+    g.bench_function(BenchmarkId::new("batch", 1), |b| {
+        b.iter(|| net.predict(black_box(&*one)))
+    });
+    let hundred = batch::<100>(&x);
+    g.throughput(Throughput::Elements(100 * FWD));
+    g.bench_function(BenchmarkId::new("batch", 100), |b| {
+        b.iter(|| net.predict(black_box(&*hundred)))
+    });
+    g.finish();
+}
+
+fn layers(c: &mut Criterion) {
+    let (x, _) = digits();
+    let xb = batch::<100>(&x);
+    let net = Box::new(Net::new(0));
+    let mut g = c.benchmark_group("layer");
+    let mut h = Box::new([[0.0f32; 50]; 100]);
+    let mut y = Box::new([[0.0f32; 10]; 100]);
+    let mut dh = Box::new([[0.0f32; 50]; 100]);
+    let mut grads = Box::new(Net::zeros());
+    net.affine1.forward(&xb, &mut h);
+    g.throughput(Throughput::Elements(2 * 100 * 784 * 50));
+    g.bench_function("affine1_forward", |b| {
+        b.iter(|| net.affine1.forward(black_box(&*xb), &mut h))
+    });
+    g.bench_function("affine1_backward_params", |b| {
+        b.iter(|| {
+            net.affine1
+                .param_gradient(black_box(&*xb), &dh, &mut grads.affine1)
+        })
+    });
+    g.throughput(Throughput::Elements(2 * 100 * 50 * 10));
+    g.bench_function("affine2_forward", |b| {
+        b.iter(|| net.affine2.forward(black_box(&*h), &mut y))
+    });
+    g.throughput(Throughput::Elements(4 * 100 * 50 * 10));
+    g.bench_function("affine2_backward", |b| {
+        b.iter(|| {
+            net.affine2
+                .backward(black_box(&*h), &y, &mut grads.affine2, &mut dh)
+        })
+    });
+    g.throughput(Throughput::Elements(100 * 50));
+    g.bench_function("relu_forward", |b| {
+        b.iter(|| Relu::<50>.forward_in_place(black_box(&mut *h)))
+    });
+    g.bench_function("relu_backward", |b| {
+        b.iter(|| Relu::<50>.backward(black_box(&*h), &mut dh))
+    });
+    let t: [Class<10>; 100] = [Class::new(3).unwrap(); 100];
+    let mut probs = Box::new([[0.0f32; 10]; 100]);
+    g.throughput(Throughput::Elements(100 * 10));
+    g.bench_function("softmax_with_loss_forward", |b| {
+        b.iter(|| SoftmaxWithLoss::<10>.forward(black_box(&*y), &t, &mut probs))
+    });
+    g.finish();
+}
+
+fn full_run(c: &mut Criterion) {
+    let (x, t) = digits();
+    let mut g = c.benchmark_group("book_recipe");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(10_000 * 100 * STEP));
+    g.bench_function("10k_iterations", |b| {
+        b.iter(|| {
+            let mut trainer = Trainer::<f32, Net, _, 100>::new(Net::new(0), Sgd::new(0.1), 0);
+            for _ in 0..10_000 {
+                trainer
+                    .step(&x, &t)
+                    .expect("the book's recipe does not diverge");
+            }
+            trainer.net
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, training_step, predict, layers, full_run);
+criterion_main!(benches);

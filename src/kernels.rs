@@ -8,12 +8,135 @@
 
 use crate::Scalar;
 
-/// Number of batch rows processed together, so each weight row is loaded once per block.
-const ROW_BLOCK: usize = 4;
 /// Independent partial sums in a dot product (lets the compiler use vector lanes).
 const LANES: usize = 8;
 
-/// `y[r] = bias + x[r] · w` for every row `r`, with `w` stored (in, out).
+/// Which instructions the kernels run on.
+///
+/// Chosen at run time (`std` on x86-64): AVX-512, else AVX2 with FMA, else portable code.
+/// Without `std`, or on other architectures, the portable kernel runs: plain multiply and
+/// add, no fused multiply-add, so results are bit-identical to a straightforward loop
+/// (and to a Cortex-M running the same network). The SIMD paths run the same loops with
+/// fused multiply-adds, so they differ from it by float rounding only.
+///
+/// A value of this type can only be obtained for instructions this CPU has.
+///
+/// ```
+/// let k = typenet::kernels::Kernel::detect();
+/// assert!(typenet::kernels::Kernel::available().any(|a| a == k));
+/// println!("kernels: {}", k.name());
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Kernel(Path);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Path {
+    Portable,
+    #[cfg(all(feature = "std", target_arch = "x86_64"))]
+    Avx2Fma,
+    #[cfg(all(feature = "std", target_arch = "x86_64"))]
+    Avx512,
+}
+
+impl Kernel {
+    /// The portable kernel (always available).
+    pub const PORTABLE: Kernel = Kernel(Path::Portable);
+
+    /// The fastest kernel this CPU supports.
+    #[inline]
+    pub fn detect() -> Kernel {
+        #[cfg(all(feature = "std", target_arch = "x86_64"))]
+        {
+            if std::is_x86_feature_detected!("avx512f") {
+                return Kernel(Path::Avx512);
+            }
+            if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+                return Kernel(Path::Avx2Fma);
+            }
+        }
+        Kernel::PORTABLE
+    }
+
+    /// Every kernel this CPU supports, fastest last.
+    pub fn available() -> impl Iterator<Item = Kernel> + Clone + core::fmt::Debug {
+        #[cfg_attr(not(all(feature = "std", target_arch = "x86_64")), allow(unused_mut))]
+        let mut all = [Some(Kernel::PORTABLE), None, None];
+        #[cfg(all(feature = "std", target_arch = "x86_64"))]
+        {
+            if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+                all[1] = Some(Kernel(Path::Avx2Fma));
+            }
+            if std::is_x86_feature_detected!("avx512f") {
+                all[2] = Some(Kernel(Path::Avx512));
+            }
+        }
+        all.into_iter().flatten()
+    }
+
+    /// `"portable"`, `"avx2+fma"` or `"avx512"`.
+    pub fn name(self) -> &'static str {
+        match self.0 {
+            Path::Portable => "portable",
+            #[cfg(all(feature = "std", target_arch = "x86_64"))]
+            Path::Avx2Fma => "avx2+fma",
+            #[cfg(all(feature = "std", target_arch = "x86_64"))]
+            Path::Avx512 => "avx512",
+        }
+    }
+}
+
+/// Runs a kernel body on `$k`'s instructions: the portable body without fused
+/// multiply-adds and with blocks small enough for 16 registers (a Cortex-M4F's FPU, SSE2),
+/// or the same body with fused multiply-adds and larger blocks, compiled for AVX2+FMA or
+/// AVX-512. Blocks are `R` rows (or inputs) by `W` outputs; on the SIMD paths `W` is one
+/// 64-byte cache line of outputs (16 `f32` or 8 `f64`).
+///
+/// Each SIMD path is a `#[target_feature]` function whose whole body is the
+/// `#[inline(always)]` kernel, so the kernel is always compiled with those instructions.
+/// Calling such a function is the crate's only `unsafe`, and it is sound because a
+/// [`Kernel`] naming a SIMD path exists only if the CPU was checked to have it.
+macro_rules! run {
+    ($k:expr, $f:ident($($arg:ident: $ty:ty),*)) => {{
+        #[cfg(all(feature = "std", target_arch = "x86_64"))]
+        #[target_feature(enable = "avx2,fma")]
+        fn avx2<T: Scalar, const I: usize, const O: usize, const R: usize, const W: usize>($($arg: $ty),*) {
+            $f::<T, I, O, true, R, W>($($arg),*)
+        }
+        #[cfg(all(feature = "std", target_arch = "x86_64"))]
+        #[target_feature(enable = "avx512f,avx2,fma")]
+        fn avx512<T: Scalar, const I: usize, const O: usize, const R: usize, const W: usize>($($arg: $ty),*) {
+            $f::<T, I, O, true, R, W>($($arg),*)
+        }
+        match $k.0 {
+            Path::Portable => $f::<T, I, O, false, 2, 8>($($arg),*),
+            // SAFETY (all four arms): `Path::Avx2Fma` and `Path::Avx512` are only created by
+            // `Kernel::detect` and `Kernel::available`, after `is_x86_feature_detected!`
+            // confirmed "avx2" and "fma", or "avx512f" (and with it AVX2 and FMA); the
+            // field of `Kernel` is private, so no other code can create them.
+            #[cfg(all(feature = "std", target_arch = "x86_64"))]
+            Path::Avx2Fma if T::BYTES == 4 => unsafe { avx2::<T, I, O, 6, 16>($($arg),*) },
+            #[cfg(all(feature = "std", target_arch = "x86_64"))]
+            Path::Avx2Fma => unsafe { avx2::<T, I, O, 6, 8>($($arg),*) },
+            #[cfg(all(feature = "std", target_arch = "x86_64"))]
+            Path::Avx512 if T::BYTES == 4 => unsafe { avx512::<T, I, O, 12, 32>($($arg),*) },
+            #[cfg(all(feature = "std", target_arch = "x86_64"))]
+            Path::Avx512 => unsafe { avx512::<T, I, O, 12, 16>($($arg),*) },
+        }
+    }};
+}
+
+/// `a·b + c`, fused (one rounding) on the SIMD paths, plain on the portable one.
+#[inline(always)]
+fn madd<T: Scalar, const FUSED: bool>(a: T, b: T, c: T) -> T {
+    if FUSED {
+        a.mul_add(b, c)
+    } else {
+        a * b + c
+    }
+}
+
+/// `y[r] = bias + x[r] · w` for every row `r`, with `w` stored (in, out), on the fastest
+/// kernel this CPU has.
 ///
 /// ```
 /// let x = [[1.0f32, 2.0]];
@@ -22,7 +145,46 @@ const LANES: usize = 8;
 /// typenet::kernels::matmul_bias(&x, &w, &[0.5, 0.5, 0.5], &mut y);
 /// assert_eq!(y, [[1.5, 2.5, 8.5]]);
 /// ```
+#[inline]
 pub fn matmul_bias<T: Scalar, const I: usize, const O: usize>(
+    x: &[[T; I]],
+    w: &[[T; O]; I],
+    bias: &[T; O],
+    y: &mut [[T; O]],
+) {
+    matmul_bias_with(Kernel::detect(), x, w, bias, y)
+}
+
+/// [`matmul_bias`] on a chosen kernel.
+#[allow(unsafe_code)] // see `run!`
+pub fn matmul_bias_with<T: Scalar, const I: usize, const O: usize>(
+    kernel: Kernel,
+    x: &[[T; I]],
+    w: &[[T; O]; I],
+    bias: &[T; O],
+    y: &mut [[T; O]],
+) {
+    run!(kernel, forward_body(x: &[[T; I]], w: &[[T; O]; I], bias: &[T; O], y: &mut [[T; O]]))
+}
+
+/// Inputs per packed panel: a panel of `W` outputs × `KC` inputs is 16 KiB of `f32` at
+/// `W = 16`, small enough for the stack and for L1.
+const KC: usize = 256;
+
+/// A tile of `W` weight columns for `KC` inputs, copied contiguous and zero-padded past the
+/// last output, so the inner loop streams 64-byte rows and never needs a tail case.
+#[repr(C, align(64))]
+struct Panel<T, const W: usize>([[T; W]; KC]);
+
+#[inline(always)]
+fn forward_body<
+    T: Scalar,
+    const I: usize,
+    const O: usize,
+    const FUSED: bool,
+    const R: usize,
+    const W: usize,
+>(
     x: &[[T; I]],
     w: &[[T; O]; I],
     bias: &[T; O],
@@ -30,28 +192,177 @@ pub fn matmul_bias<T: Scalar, const I: usize, const O: usize>(
 ) {
     let rows = x.len().min(y.len());
     let (x, y) = (&x[..rows], &mut y[..rows]);
-    let mut xb = x.chunks_exact(ROW_BLOCK);
-    let mut yb = y.chunks_exact_mut(ROW_BLOCK);
-    for (xs, ys) in (&mut xb).zip(&mut yb) {
-        let mut acc = [*bias; ROW_BLOCK];
-        for (i, wi) in w.iter().enumerate() {
-            let xv = [xs[0][i], xs[1][i], xs[2][i], xs[3][i]];
-            for (a, &xr) in acc.iter_mut().zip(xv.iter()) {
-                for (ao, &wo) in a.iter_mut().zip(wi.iter()) {
-                    *ao = *ao + xr * wo;
+    if rows < R {
+        // Too few rows to pay for packing: stream the weights as they are.
+        for (xr, yr) in x.iter().zip(y.iter_mut()) {
+            forward_row::<T, I, O, FUSED>(xr, w, bias, yr);
+        }
+        return;
+    }
+    let mut panel = Panel([[T::zero(); W]; KC]);
+    for o0 in (0..O).step_by(W) {
+        let n = W.min(O - o0);
+        for yr in y.iter_mut() {
+            if let (Some(yt), Some(bt)) = (yr.get_mut(o0..o0 + n), bias.get(o0..o0 + n)) {
+                yt.copy_from_slice(bt);
+            }
+        }
+        for k0 in (0..I).step_by(KC) {
+            let kn = KC.min(I - k0);
+            for (p, wi) in panel.0.iter_mut().zip(&w[k0..k0 + kn]) {
+                let src = wi.get(o0..o0 + n).unwrap_or(&[]);
+                p[..src.len()].copy_from_slice(src);
+                p[src.len()..].fill(T::zero());
+            }
+            let chunk = k0 / KC;
+            let (xb, x_rest) = x.as_chunks::<R>();
+            let (yb, y_rest) = y.as_chunks_mut::<R>();
+            for (xs, ys) in xb.iter().zip(yb.iter_mut()) {
+                let mut acc = load_tile::<T, O, R, W>(ys, o0, n);
+                let xk = xs.each_ref().map(|xr| xr.as_chunks::<KC>().0.get(chunk));
+                match xk.first().copied().flatten() {
+                    Some(first) if xk.iter().all(Option::is_some) => {
+                        forward_micro::<T, FUSED, R, W>(
+                            xk.map(|c| c.unwrap_or(first)),
+                            &panel.0,
+                            &mut acc,
+                        );
+                    }
+                    _ => {
+                        for (a, xr) in acc.iter_mut().zip(xs.iter()) {
+                            forward_tail::<T, FUSED, W>(
+                                xr.get(k0..).unwrap_or(&[]),
+                                &panel.0[..kn],
+                                a,
+                            );
+                        }
+                    }
+                }
+                store_tile::<T, O, R, W>(&acc, ys, o0, n);
+            }
+            for (xr, yr) in x_rest.iter().zip(y_rest.iter_mut()) {
+                let yr = core::array::from_mut(yr);
+                let mut acc = load_tile::<T, O, 1, W>(yr, o0, n);
+                forward_tail::<T, FUSED, W>(
+                    xr.get(k0..).unwrap_or(&[]),
+                    &panel.0[..kn],
+                    &mut acc[0],
+                );
+                store_tile::<T, O, 1, W>(&acc, yr, o0, n);
+            }
+        }
+    }
+}
+
+/// The heart of the forward pass: `acc[r] += Σ_k x[r][k] · panel[k]` over a full chunk of
+/// [`KC`] inputs. Every size is a constant, so there is no bounds check and the `R×W`
+/// accumulators live in registers.
+#[inline(always)]
+fn forward_micro<T: Scalar, const FUSED: bool, const R: usize, const W: usize>(
+    xk: [&[T; KC]; R],
+    panel: &[[T; W]; KC],
+    acc: &mut [[T; W]; R],
+) {
+    for k in 0..KC {
+        let wk = &panel[k];
+        for r in 0..R {
+            let xv = xk[r][k];
+            for j in 0..W {
+                acc[r][j] = madd::<T, FUSED>(xv, wk[j], acc[r][j]);
+            }
+        }
+    }
+}
+
+/// One row over the last, shorter chunk of inputs.
+#[inline(always)]
+fn forward_tail<T: Scalar, const FUSED: bool, const W: usize>(
+    x: &[T],
+    panel: &[[T; W]],
+    acc: &mut [T; W],
+) {
+    for (&xv, wk) in x.iter().zip(panel.iter()) {
+        for (a, &wo) in acc.iter_mut().zip(wk.iter()) {
+            *a = madd::<T, FUSED>(xv, wo, *a);
+        }
+    }
+}
+
+/// Outputs `o0..o0 + n` of `R` rows, zero-padded to `W`.
+#[inline(always)]
+fn load_tile<T: Scalar, const O: usize, const R: usize, const W: usize>(
+    ys: &[[T; O]; R],
+    o0: usize,
+    n: usize,
+) -> [[T; W]; R] {
+    let mut acc = [[T::zero(); W]; R];
+    for (a, yr) in acc.iter_mut().zip(ys.iter()) {
+        let src = yr.get(o0..o0 + n).unwrap_or(&[]);
+        a[..src.len()].copy_from_slice(src);
+    }
+    acc
+}
+
+/// Writes back what [`load_tile`] read.
+#[inline(always)]
+fn store_tile<T: Scalar, const O: usize, const R: usize, const W: usize>(
+    acc: &[[T; W]; R],
+    ys: &mut [[T; O]; R],
+    o0: usize,
+    n: usize,
+) {
+    for (a, yr) in acc.iter().zip(ys.iter_mut()) {
+        if let Some(dst) = yr.get_mut(o0..o0 + n) {
+            dst.copy_from_slice(&a[..dst.len()]);
+        }
+    }
+}
+
+/// Outputs per tile of the one-row forward pass on the portable path: few enough to stay
+/// in the registers of a Cortex-M4F (32 single-precision registers).
+const TILE: usize = 8;
+
+/// One row, weights streamed in place: SIMD registers hold the whole output row; the
+/// portable path keeps tiles of [`TILE`] outputs in registers.
+#[inline(always)]
+fn forward_row<T: Scalar, const I: usize, const O: usize, const FUSED: bool>(
+    x: &[T; I],
+    w: &[[T; O]; I],
+    bias: &[T; O],
+    y: &mut [T; O],
+) {
+    if FUSED || O <= TILE {
+        let mut acc = *bias;
+        for (&xi, wi) in x.iter().zip(w.iter()) {
+            for (a, &wo) in acc.iter_mut().zip(wi.iter()) {
+                *a = madd::<T, FUSED>(xi, wo, *a);
+            }
+        }
+        *y = acc;
+        return;
+    }
+    let (y_tiles, y_tail) = y.as_chunks_mut::<TILE>();
+    let (b_tiles, b_tail) = bias.as_chunks::<TILE>();
+    for (t, (yt, bt)) in y_tiles.iter_mut().zip(b_tiles.iter()).enumerate() {
+        let mut acc = *bt;
+        for (&xi, wi) in x.iter().zip(w.iter()) {
+            if let Some(wt) = wi.as_chunks::<TILE>().0.get(t) {
+                for (a, &wo) in acc.iter_mut().zip(wt.iter()) {
+                    *a = madd::<T, FUSED>(xi, wo, *a);
                 }
             }
         }
-        ys.copy_from_slice(&acc);
+        *yt = acc;
     }
-    for (xr, yr) in xb.remainder().iter().zip(yb.into_remainder()) {
-        let mut acc = *bias;
-        for (&xi, wi) in xr.iter().zip(w.iter()) {
-            for (ao, &wo) in acc.iter_mut().zip(wi.iter()) {
-                *ao = *ao + xi * wo;
+    let start = O - y_tail.len();
+    for (k, (yo, &bo)) in y_tail.iter_mut().zip(b_tail.iter()).enumerate() {
+        let mut acc = bo;
+        for (&xi, wi) in x.iter().zip(w.iter()) {
+            if let Some(&wo) = wi.get(start + k) {
+                acc = madd::<T, FUSED>(xi, wo, acc);
             }
         }
-        *yr = acc;
+        *yo = acc;
     }
 }
 
@@ -64,14 +375,42 @@ pub fn matmul_bias<T: Scalar, const I: usize, const O: usize>(
 /// typenet::kernels::matmul_transposed(&dy, &w, &mut dx);
 /// assert_eq!(dx, [[3.0, 4.0]]);
 /// ```
+#[inline]
 pub fn matmul_transposed<T: Scalar, const I: usize, const O: usize>(
+    dy: &[[T; O]],
+    w: &[[T; O]; I],
+    dx: &mut [[T; I]],
+) {
+    matmul_transposed_with(Kernel::detect(), dy, w, dx)
+}
+
+/// [`matmul_transposed`] on a chosen kernel.
+#[allow(unsafe_code)] // see `run!`
+pub fn matmul_transposed_with<T: Scalar, const I: usize, const O: usize>(
+    kernel: Kernel,
+    dy: &[[T; O]],
+    w: &[[T; O]; I],
+    dx: &mut [[T; I]],
+) {
+    run!(kernel, transposed_body(dy: &[[T; O]], w: &[[T; O]; I], dx: &mut [[T; I]]))
+}
+
+#[inline(always)]
+fn transposed_body<
+    T: Scalar,
+    const I: usize,
+    const O: usize,
+    const FUSED: bool,
+    const R: usize,
+    const W: usize,
+>(
     dy: &[[T; O]],
     w: &[[T; O]; I],
     dx: &mut [[T; I]],
 ) {
     for (dyr, dxr) in dy.iter().zip(dx.iter_mut()) {
         for (dxi, wi) in dxr.iter_mut().zip(w.iter()) {
-            *dxi = dot(dyr, wi);
+            *dxi = dot::<T, FUSED>(dyr, wi);
         }
     }
 }
@@ -86,7 +425,37 @@ pub fn matmul_transposed<T: Scalar, const I: usize, const O: usize>(
 /// assert_eq!(dw, [[1.0, 3.0, 4.0], [2.0, 4.0, 6.0]]);
 /// assert_eq!(db, [1.0, 1.0, 2.0]);
 /// ```
+#[inline]
 pub fn weight_gradient<T: Scalar, const I: usize, const O: usize>(
+    x: &[[T; I]],
+    dy: &[[T; O]],
+    dw: &mut [[T; O]; I],
+    db: &mut [T; O],
+) {
+    weight_gradient_with(Kernel::detect(), x, dy, dw, db)
+}
+
+/// [`weight_gradient`] on a chosen kernel.
+#[allow(unsafe_code)] // see `run!`
+pub fn weight_gradient_with<T: Scalar, const I: usize, const O: usize>(
+    kernel: Kernel,
+    x: &[[T; I]],
+    dy: &[[T; O]],
+    dw: &mut [[T; O]; I],
+    db: &mut [T; O],
+) {
+    run!(kernel, weight_gradient_body(x: &[[T; I]], dy: &[[T; O]], dw: &mut [[T; O]; I], db: &mut [T; O]))
+}
+
+#[inline(always)]
+fn weight_gradient_body<
+    T: Scalar,
+    const I: usize,
+    const O: usize,
+    const FUSED: bool,
+    const R: usize,
+    const W: usize,
+>(
     x: &[[T; I]],
     dy: &[[T; O]],
     dw: &mut [[T; O]; I],
@@ -94,15 +463,13 @@ pub fn weight_gradient<T: Scalar, const I: usize, const O: usize>(
 ) {
     let rows = x.len().min(dy.len());
     let (x, dy) = (&x[..rows], &dy[..rows]);
-    for (i, dwi) in dw.iter_mut().enumerate() {
-        let mut acc = [T::zero(); O];
-        for (xr, dyr) in x.iter().zip(dy.iter()) {
-            let xi = xr[i];
-            for (a, &d) in acc.iter_mut().zip(dyr.iter()) {
-                *a = *a + xi * d;
-            }
-        }
-        *dwi = acc;
+    let (dw_blocks, dw_rest) = dw.as_chunks_mut::<R>();
+    for (blk, dwb) in dw_blocks.iter_mut().enumerate() {
+        weight_gradient_block::<T, I, O, FUSED, R, W>(x, dy, blk * R, dwb);
+    }
+    let start = I - dw_rest.len();
+    for (k, dwi) in dw_rest.iter_mut().enumerate() {
+        weight_gradient_block::<T, I, O, FUSED, 1, W>(x, dy, start + k, core::array::from_mut(dwi));
     }
     let mut acc = [T::zero(); O];
     for dyr in dy {
@@ -113,22 +480,76 @@ pub fn weight_gradient<T: Scalar, const I: usize, const O: usize>(
     *db = acc;
 }
 
+/// Rows `first..first + R` of `dw = xᵀ · dy`, `W` outputs at a time: the `R×W`
+/// accumulators stay in registers while the loop runs over the batch, and each tile of a
+/// `dy` row is loaded once for all `R` inputs.
+#[inline(always)]
+fn weight_gradient_block<
+    T: Scalar,
+    const I: usize,
+    const O: usize,
+    const FUSED: bool,
+    const R: usize,
+    const W: usize,
+>(
+    x: &[[T; I]],
+    dy: &[[T; O]],
+    first: usize,
+    dwb: &mut [[T; O]; R],
+) {
+    let tiles = O / W;
+    for t in 0..tiles {
+        let mut acc = [[T::zero(); W]; R];
+        for (xr, dyr) in x.iter().zip(dy.iter()) {
+            let (Some(xv), Some(dt)) = (xr.get(first..first + R), dyr.as_chunks::<W>().0.get(t))
+            else {
+                break;
+            };
+            for (a, &xi) in acc.iter_mut().zip(xv.iter()) {
+                for (ao, &d) in a.iter_mut().zip(dt.iter()) {
+                    *ao = madd::<T, FUSED>(xi, d, *ao);
+                }
+            }
+        }
+        for (dwr, a) in dwb.iter_mut().zip(acc.iter()) {
+            if let Some(dt) = dwr.as_chunks_mut::<W>().0.get_mut(t) {
+                *dt = *a;
+            }
+        }
+    }
+    // The last O % W outputs.
+    for o in tiles * W..O {
+        let mut acc = [T::zero(); R];
+        for (xr, dyr) in x.iter().zip(dy.iter()) {
+            let (Some(xv), Some(&d)) = (xr.get(first..first + R), dyr.get(o)) else {
+                break;
+            };
+            for (a, &xi) in acc.iter_mut().zip(xv.iter()) {
+                *a = madd::<T, FUSED>(xi, d, *a);
+            }
+        }
+        for (dwr, a) in dwb.iter_mut().zip(acc.iter()) {
+            if let Some(v) = dwr.get_mut(o) {
+                *v = *a;
+            }
+        }
+    }
+}
+
 /// Dot product with [`LANES`] independent partial sums, added in a fixed order.
-#[inline]
-fn dot<T: Scalar>(a: &[T], b: &[T]) -> T {
-    let n = a.len().min(b.len());
-    let (a, b) = (&a[..n], &b[..n]);
+#[inline(always)]
+fn dot<T: Scalar, const FUSED: bool>(a: &[T], b: &[T]) -> T {
+    let (ac, a_tail) = a.as_chunks::<LANES>();
+    let (bc, b_tail) = b.as_chunks::<LANES>();
     let mut acc = [T::zero(); LANES];
-    let mut ac = a.chunks_exact(LANES);
-    let mut bc = b.chunks_exact(LANES);
-    for (x, y) in (&mut ac).zip(&mut bc) {
-        for k in 0..LANES {
-            acc[k] = acc[k] + x[k] * y[k];
+    for (x, y) in ac.iter().zip(bc.iter()) {
+        for ((s, &p), &q) in acc.iter_mut().zip(x.iter()).zip(y.iter()) {
+            *s = madd::<T, FUSED>(p, q, *s);
         }
     }
     let mut tail = T::zero();
-    for (&x, &y) in ac.remainder().iter().zip(bc.remainder()) {
-        tail = tail + x * y;
+    for (&x, &y) in a_tail.iter().zip(b_tail) {
+        tail = madd::<T, FUSED>(x, y, tail);
     }
     acc.iter().fold(T::zero(), |s, &v| s + v) + tail
 }
@@ -161,6 +582,95 @@ mod tests {
             }
         }
         m
+    }
+
+    /// Every kernel this CPU supports agrees with the textbook loops, for sizes that are
+    /// not multiples of the vector width or of the blocking (7 rows: one block of... none,
+    /// 13 rows: one block of 8 and 5 left over; 13 inputs, 11 outputs, 19 outputs).
+    fn check_against_reference<const R: usize, const I: usize, const O: usize>() {
+        let x: [[f64; I]; R] = fill(0.37);
+        let w: [[f64; O]; I] = fill(0.11);
+        let bias: [f64; O] = fill::<1, O>(0.23)[0];
+        let dy: [[f64; O]; R] = fill(0.53);
+        for k in Kernel::available() {
+            // forward
+            let mut y = [[0.0; O]; R];
+            matmul_bias_with(k, &x, &w, &bias, &mut y);
+            let mut want = reference(&x, &w);
+            for row in want.iter_mut() {
+                for (v, b) in row.iter_mut().zip(bias.iter()) {
+                    *v += b;
+                }
+            }
+            close(&y, &want, k, "matmul_bias");
+            // dx = dy · wᵀ
+            let mut wt = [[0.0; I]; O];
+            for i in 0..I {
+                for o in 0..O {
+                    wt[o][i] = w[i][o];
+                }
+            }
+            let mut dx = [[0.0; I]; R];
+            matmul_transposed_with(k, &dy, &w, &mut dx);
+            close(&dx, &reference(&dy, &wt), k, "matmul_transposed");
+            // dw = xᵀ · dy, db = Σ dy
+            let mut xt = [[0.0; R]; I];
+            for r in 0..R {
+                for i in 0..I {
+                    xt[i][r] = x[r][i];
+                }
+            }
+            let (mut dw, mut db) = ([[0.0; O]; I], [0.0; O]);
+            weight_gradient_with(k, &x, &dy, &mut dw, &mut db);
+            close(&dw, &reference(&xt, &dy), k, "weight_gradient");
+            let ones = [[1.0; R]; 1];
+            close(&[db], &reference(&ones, &dy), k, "bias gradient");
+        }
+    }
+
+    fn close<const A: usize, const B: usize>(
+        got: &[[f64; B]; A],
+        want: &[[f64; B]; A],
+        k: Kernel,
+        what: &str,
+    ) {
+        for (g, w) in got.iter().flatten().zip(want.iter().flatten()) {
+            assert!(
+                (g - w).abs() <= 1e-12 * (1.0 + w.abs()),
+                "{what} on {}: {g} vs {w}",
+                k.name()
+            );
+        }
+    }
+
+    #[test]
+    fn every_kernel_agrees_with_reference_on_odd_sizes() {
+        check_against_reference::<7, 13, 11>();
+        check_against_reference::<13, 13, 19>();
+        check_against_reference::<17, 21, 50>();
+        check_against_reference::<1, 784, 50>();
+        check_against_reference::<9, 8, 3>();
+    }
+
+    #[test]
+    fn f32_kernels_agree_with_the_portable_kernel_within_rounding() {
+        let x: [[f64; 784]; 10] = fill(0.71);
+        let w: [[f64; 50]; 784] = fill(0.29);
+        let x32 = x.map(|r| r.map(|v| v as f32));
+        let w32 = w.map(|r| r.map(|v| v as f32 * 0.05));
+        let mut base = [[0.0f32; 50]; 10];
+        matmul_bias_with(Kernel::PORTABLE, &x32, &w32, &[0.0; 50], &mut base);
+        for k in Kernel::available() {
+            let mut y = [[0.0f32; 50]; 10];
+            matmul_bias_with(k, &x32, &w32, &[0.0; 50], &mut y);
+            for (a, b) in y.iter().flatten().zip(base.iter().flatten()) {
+                assert!(
+                    (a - b).abs() <= 1e-5 * (1.0 + b.abs()),
+                    "{}: {a} vs {b}",
+                    k.name()
+                );
+            }
+        }
     }
 
     #[test]

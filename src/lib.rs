@@ -34,7 +34,7 @@
 //!   their buffers on the heap.
 //! - Without either, everything needed to train and run a declared network still works.
 #![no_std]
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 #![warn(missing_docs)]
 
 #[cfg(feature = "alloc")]
