@@ -229,13 +229,8 @@ fn forward_body<
                         );
                     }
                     _ => {
-                        for (a, xr) in acc.iter_mut().zip(xs.iter()) {
-                            forward_tail::<T, FUSED, W>(
-                                xr.get(k0..).unwrap_or(&[]),
-                                &panel.0[..kn],
-                                a,
-                            );
-                        }
+                        let xk = xs.each_ref().map(|xr| xr.get(k0..k0 + kn).unwrap_or(&[]));
+                        forward_micro_short::<T, FUSED, R, W>(xk, &panel.0[..kn], &mut acc);
                     }
                 }
                 store_tile::<T, O, R, W>(&acc, ys, o0, n);
@@ -265,6 +260,28 @@ fn forward_micro<T: Scalar, const FUSED: bool, const R: usize, const W: usize>(
 ) {
     for k in 0..KC {
         let wk = &panel[k];
+        for r in 0..R {
+            let xv = xk[r][k];
+            for j in 0..W {
+                acc[r][j] = madd::<T, FUSED>(xv, wk[j], acc[r][j]);
+            }
+        }
+    }
+}
+
+/// [`forward_micro`] over a chunk shorter than [`KC`] (`panel.len()` inputs; every slice
+/// of `xk` has exactly that length).
+#[inline(always)]
+fn forward_micro_short<T: Scalar, const FUSED: bool, const R: usize, const W: usize>(
+    xk: [&[T]; R],
+    panel: &[[T; W]],
+    acc: &mut [[T; W]; R],
+) {
+    let kn = panel.len();
+    if xk.iter().any(|x| x.len() != kn) {
+        return;
+    }
+    for (k, wk) in panel.iter().enumerate() {
         for r in 0..R {
             let xv = xk[r][k];
             for j in 0..W {
@@ -320,7 +337,7 @@ fn store_tile<T: Scalar, const O: usize, const R: usize, const W: usize>(
 
 /// Outputs per tile of the one-row forward pass on the portable path: few enough to stay
 /// in the registers of a Cortex-M4F (32 single-precision registers).
-const TILE: usize = 8;
+const TILE: usize = 16;
 
 /// One row, weights streamed in place: SIMD registers hold the whole output row; the
 /// portable path keeps tiles of [`TILE`] outputs in registers.
