@@ -88,7 +88,7 @@ fn run() -> Result<(), String> {
                 *xr = x[i];
                 *tr = t[i];
             }
-            net.gradient(&*xb, &tb, &mut cache, &mut grads);
+            net.gradient(&xb, &tb, &mut cache, &mut grads);
             opt.step(&mut *net, &grads);
         }
         times.push(start.elapsed().as_secs_f64());
