@@ -125,6 +125,18 @@ macro_rules! run {
     }};
 }
 
+/// Two-thread splitting (feature `parallel`).
+#[cfg(feature = "parallel")]
+mod parallel {
+    /// Multiply-adds below which a second thread costs more than it saves.
+    const MIN_WORK: usize = 1 << 20;
+
+    /// Whether a kernel of `work` multiply-adds should be split across two threads.
+    pub(super) fn worth_it(work: usize) -> bool {
+        work >= MIN_WORK && rayon::current_num_threads() > 1
+    }
+}
+
 /// `a·b + c`, fused (one rounding) on the SIMD paths, plain on the portable one.
 #[inline(always)]
 fn madd<T: Scalar, const FUSED: bool>(a: T, b: T, c: T) -> T {
@@ -156,8 +168,30 @@ pub fn matmul_bias<T: Scalar, const I: usize, const O: usize>(
 }
 
 /// [`matmul_bias`] on a chosen kernel.
-#[allow(unsafe_code)] // see `run!`
 pub fn matmul_bias_with<T: Scalar, const I: usize, const O: usize>(
+    kernel: Kernel,
+    x: &[[T; I]],
+    w: &[[T; O]; I],
+    bias: &[T; O],
+    y: &mut [[T; O]],
+) {
+    let rows = x.len().min(y.len());
+    #[cfg(feature = "parallel")]
+    if parallel::worth_it(rows * I * O) && rows >= 32 {
+        // Two halves of the rows: disjoint outputs, each computed exactly as on one thread.
+        let half = rows / 16 * 8;
+        let (y_lo, y_hi) = y[..rows].split_at_mut(half);
+        rayon::join(
+            || matmul_bias_rows_with(kernel, &x[..half], w, bias, y_lo),
+            || matmul_bias_rows_with(kernel, &x[half..rows], w, bias, y_hi),
+        );
+        return;
+    }
+    matmul_bias_rows_with(kernel, &x[..rows], w, bias, &mut y[..rows])
+}
+
+#[allow(unsafe_code)] // see `run!`
+fn matmul_bias_rows_with<T: Scalar, const I: usize, const O: usize>(
     kernel: Kernel,
     x: &[[T; I]],
     w: &[[T; O]; I],
@@ -199,26 +233,46 @@ fn forward_body<
         }
         return;
     }
-    let mut panel = Panel([[T::zero(); W]; KC]);
-    for o0 in (0..O).step_by(W) {
-        let n = W.min(O - o0);
-        for yr in y.iter_mut() {
-            if let (Some(yt), Some(bt)) = (yr.get_mut(o0..o0 + n), bias.get(o0..o0 + n)) {
-                yt.copy_from_slice(bt);
-            }
+    for yr in y.iter_mut() {
+        *yr = *bias;
+    }
+    // Panel row k holds w[k0 + k][o0..o0 + n].
+    gemm_body::<T, I, O, FUSED, R, W>(x, y, |panel, k0, o0, n| {
+        for (p, wi) in panel.iter_mut().zip(&w[k0..]) {
+            let src = wi.get(o0..o0 + n).unwrap_or(&[]);
+            p[..src.len()].copy_from_slice(src);
+            p[src.len()..].fill(T::zero());
         }
-        for k0 in (0..I).step_by(KC) {
-            let kn = KC.min(I - k0);
-            for (p, wi) in panel.0.iter_mut().zip(&w[k0..k0 + kn]) {
-                let src = wi.get(o0..o0 + n).unwrap_or(&[]);
-                p[..src.len()].copy_from_slice(src);
-                p[src.len()..].fill(T::zero());
-            }
+    });
+}
+
+/// `y += a · B` for `a` of `K` columns and `B` (`K`×`N`) given through `pack`, which fills
+/// a panel with rows `k0..k0 + panel.len()` of columns `o0..o0 + n` of `B`, zero-padded
+/// to `W` columns. The packing runs once per panel; the micro-kernels do the work.
+#[inline(always)]
+fn gemm_body<
+    T: Scalar,
+    const K: usize,
+    const N: usize,
+    const FUSED: bool,
+    const R: usize,
+    const W: usize,
+>(
+    a: &[[T; K]],
+    y: &mut [[T; N]],
+    pack: impl Fn(&mut [[T; W]], usize, usize, usize),
+) {
+    let mut panel = Panel([[T::zero(); W]; KC]);
+    for o0 in (0..N).step_by(W) {
+        let n = W.min(N - o0);
+        for k0 in (0..K).step_by(KC) {
+            let kn = KC.min(K - k0);
+            pack(&mut panel.0[..kn], k0, o0, n);
             let chunk = k0 / KC;
-            let (xb, x_rest) = x.as_chunks::<R>();
+            let (xb, x_rest) = a.as_chunks::<R>();
             let (yb, y_rest) = y.as_chunks_mut::<R>();
             for (xs, ys) in xb.iter().zip(yb.iter_mut()) {
-                let mut acc = load_tile::<T, O, R, W>(ys, o0, n);
+                let mut acc = load_tile::<T, N, R, W>(ys, o0, n);
                 let xk = xs.each_ref().map(|xr| xr.as_chunks::<KC>().0.get(chunk));
                 match xk.first().copied().flatten() {
                     Some(first) if xk.iter().all(Option::is_some) => {
@@ -233,17 +287,17 @@ fn forward_body<
                         forward_micro_short::<T, FUSED, R, W>(xk, &panel.0[..kn], &mut acc);
                     }
                 }
-                store_tile::<T, O, R, W>(&acc, ys, o0, n);
+                store_tile::<T, N, R, W>(&acc, ys, o0, n);
             }
             for (xr, yr) in x_rest.iter().zip(y_rest.iter_mut()) {
                 let yr = core::array::from_mut(yr);
-                let mut acc = load_tile::<T, O, 1, W>(yr, o0, n);
+                let mut acc = load_tile::<T, N, 1, W>(yr, o0, n);
                 forward_tail::<T, FUSED, W>(
                     xr.get(k0..).unwrap_or(&[]),
                     &panel.0[..kn],
                     &mut acc[0],
                 );
-                store_tile::<T, O, 1, W>(&acc, yr, o0, n);
+                store_tile::<T, N, 1, W>(&acc, yr, o0, n);
             }
         }
     }
@@ -425,11 +479,28 @@ fn transposed_body<
     w: &[[T; O]; I],
     dx: &mut [[T; I]],
 ) {
-    for (dyr, dxr) in dy.iter().zip(dx.iter_mut()) {
-        for (dxi, wi) in dxr.iter_mut().zip(w.iter()) {
-            *dxi = dot::<T, FUSED>(dyr, wi);
+    let rows = dy.len().min(dx.len());
+    let (dy, dx) = (&dy[..rows], &mut dx[..rows]);
+    if rows < R {
+        for (dyr, dxr) in dy.iter().zip(dx.iter_mut()) {
+            for (dxi, wi) in dxr.iter_mut().zip(w.iter()) {
+                *dxi = dot::<T, FUSED>(dyr, wi);
+            }
         }
+        return;
     }
+    for dxr in dx.iter_mut() {
+        dxr.fill(T::zero());
+    }
+    // dx = dy · wᵀ: panel row k holds wᵀ[k0 + k][i0..i0 + n] = w[i0..i0 + n][k0 + k].
+    gemm_body::<T, O, I, FUSED, R, W>(dy, dx, |panel, k0, i0, n| {
+        for (k, p) in panel.iter_mut().enumerate() {
+            p.fill(T::zero());
+            for (dst, wi) in p.iter_mut().zip(w.get(i0..i0 + n).unwrap_or(&[])) {
+                *dst = wi.get(k0 + k).copied().unwrap_or(T::zero());
+            }
+        }
+    });
 }
 
 /// `dw = xᵀ · dy` (overwritten) and `db = Σ_rows dy`, the parameter gradients of `x · w + b`.
@@ -453,7 +524,6 @@ pub fn weight_gradient<T: Scalar, const I: usize, const O: usize>(
 }
 
 /// [`weight_gradient`] on a chosen kernel.
-#[allow(unsafe_code)] // see `run!`
 pub fn weight_gradient_with<T: Scalar, const I: usize, const O: usize>(
     kernel: Kernel,
     x: &[[T; I]],
@@ -461,33 +531,8 @@ pub fn weight_gradient_with<T: Scalar, const I: usize, const O: usize>(
     dw: &mut [[T; O]; I],
     db: &mut [T; O],
 ) {
-    run!(kernel, weight_gradient_body(x: &[[T; I]], dy: &[[T; O]], dw: &mut [[T; O]; I], db: &mut [T; O]))
-}
-
-#[inline(always)]
-fn weight_gradient_body<
-    T: Scalar,
-    const I: usize,
-    const O: usize,
-    const FUSED: bool,
-    const R: usize,
-    const W: usize,
->(
-    x: &[[T; I]],
-    dy: &[[T; O]],
-    dw: &mut [[T; O]; I],
-    db: &mut [T; O],
-) {
     let rows = x.len().min(dy.len());
     let (x, dy) = (&x[..rows], &dy[..rows]);
-    let (dw_blocks, dw_rest) = dw.as_chunks_mut::<R>();
-    for (blk, dwb) in dw_blocks.iter_mut().enumerate() {
-        weight_gradient_block::<T, I, O, FUSED, R, W>(x, dy, blk * R, dwb);
-    }
-    let start = I - dw_rest.len();
-    for (k, dwi) in dw_rest.iter_mut().enumerate() {
-        weight_gradient_block::<T, I, O, FUSED, 1, W>(x, dy, start + k, core::array::from_mut(dwi));
-    }
     let mut acc = [T::zero(); O];
     for dyr in dy {
         for (a, &d) in acc.iter_mut().zip(dyr.iter()) {
@@ -495,13 +540,35 @@ fn weight_gradient_body<
         }
     }
     *db = acc;
+    #[cfg(feature = "parallel")]
+    if parallel::worth_it(rows * I * O) && I >= 16 {
+        // Two halves of the rows of dw: disjoint outputs, each computed exactly as on
+        // one thread.
+        let half = I / 16 * 8;
+        let (lo, hi) = dw.split_at_mut(half);
+        rayon::join(
+            || weight_gradient_rows_with(kernel, x, dy, lo, 0),
+            || weight_gradient_rows_with(kernel, x, dy, hi, half),
+        );
+        return;
+    }
+    weight_gradient_rows_with(kernel, x, dy, dw, 0)
 }
 
-/// Rows `first..first + R` of `dw = xᵀ · dy`, `W` outputs at a time: the `R×W`
-/// accumulators stay in registers while the loop runs over the batch, and each tile of a
-/// `dy` row is loaded once for all `R` inputs.
+/// Rows `first..first + dw.len()` of `dw = xᵀ · dy`.
+#[allow(unsafe_code)] // see `run!`
+fn weight_gradient_rows_with<T: Scalar, const I: usize, const O: usize>(
+    kernel: Kernel,
+    x: &[[T; I]],
+    dy: &[[T; O]],
+    dw: &mut [[T; O]],
+    first: usize,
+) {
+    run!(kernel, weight_gradient_rows(x: &[[T; I]], dy: &[[T; O]], dw: &mut [[T; O]], first: usize))
+}
+
 #[inline(always)]
-fn weight_gradient_block<
+fn weight_gradient_rows<
     T: Scalar,
     const I: usize,
     const O: usize,
@@ -511,43 +578,64 @@ fn weight_gradient_block<
 >(
     x: &[[T; I]],
     dy: &[[T; O]],
+    dw: &mut [[T; O]],
     first: usize,
-    dwb: &mut [[T; O]; R],
 ) {
-    let tiles = O / W;
-    for t in 0..tiles {
-        let mut acc = [[T::zero(); W]; R];
-        for (xr, dyr) in x.iter().zip(dy.iter()) {
-            let (Some(xv), Some(dt)) = (xr.get(first..first + R), dyr.as_chunks::<W>().0.get(t))
-            else {
-                break;
-            };
-            for (a, &xi) in acc.iter_mut().zip(xv.iter()) {
-                for (ao, &d) in a.iter_mut().zip(dt.iter()) {
-                    *ao = madd::<T, FUSED>(xi, d, *ao);
-                }
-            }
-        }
-        for (dwr, a) in dwb.iter_mut().zip(acc.iter()) {
-            if let Some(dt) = dwr.as_chunks_mut::<W>().0.get_mut(t) {
-                *dt = *a;
-            }
-        }
+    let rows = x.len().min(dy.len());
+    let (x, dy) = (&x[..rows], &dy[..rows]);
+    if rows == 0 {
+        dw.iter_mut().for_each(|r| r.fill(T::zero()));
+        return;
     }
-    // The last O % W outputs.
-    for o in tiles * W..O {
-        let mut acc = [T::zero(); R];
-        for (xr, dyr) in x.iter().zip(dy.iter()) {
-            let (Some(xv), Some(&d)) = (xr.get(first..first + R), dyr.get(o)) else {
-                break;
-            };
-            for (a, &xi) in acc.iter_mut().zip(xv.iter()) {
-                *a = madd::<T, FUSED>(xi, d, *a);
+    // dw = xᵀ · dy: the roles of the forward pass with inputs as rows and the batch as
+    // the summed dimension. Tiles of W outputs of dy are packed, zero-padded, per chunk
+    // of KC batch rows.
+    let mut panel = Panel([[T::zero(); W]; KC]);
+    for o0 in (0..O).step_by(W) {
+        let n = W.min(O - o0);
+        for r0 in (0..rows).step_by(KC) {
+            let rn = KC.min(rows - r0);
+            for (p, dyr) in panel.0.iter_mut().zip(&dy[r0..r0 + rn]) {
+                let src = dyr.get(o0..o0 + n).unwrap_or(&[]);
+                p[..src.len()].copy_from_slice(src);
+                p[src.len()..].fill(T::zero());
             }
-        }
-        for (dwr, a) in dwb.iter_mut().zip(acc.iter()) {
-            if let Some(v) = dwr.get_mut(o) {
-                *v = *a;
+            let (panel, xs) = (&panel.0[..rn], &x[r0..r0 + rn]);
+            let (dw_blocks, dw_rest) = dw.as_chunks_mut::<R>();
+            for (blk, dwb) in dw_blocks.iter_mut().enumerate() {
+                let i0 = first + blk * R;
+                let mut acc = if r0 == 0 {
+                    [[T::zero(); W]; R]
+                } else {
+                    load_tile::<T, O, R, W>(dwb, o0, n)
+                };
+                for (xr, pk) in xs.iter().zip(panel.iter()) {
+                    let Some(xv) = xr.get(i0..i0 + R) else {
+                        break;
+                    };
+                    for (a, &xi) in acc.iter_mut().zip(xv.iter()) {
+                        for (ao, &d) in a.iter_mut().zip(pk.iter()) {
+                            *ao = madd::<T, FUSED>(xi, d, *ao);
+                        }
+                    }
+                }
+                store_tile::<T, O, R, W>(&acc, dwb, o0, n);
+            }
+            let start = first + dw_blocks.len() * R;
+            for (k, dwi) in dw_rest.iter_mut().enumerate() {
+                let dwi = core::array::from_mut(dwi);
+                let mut acc = if r0 == 0 {
+                    [[T::zero(); W]; 1]
+                } else {
+                    load_tile::<T, O, 1, W>(dwi, o0, n)
+                };
+                for (xr, pk) in xs.iter().zip(panel.iter()) {
+                    let xi = xr.get(start + k).copied().unwrap_or(T::zero());
+                    for (ao, &d) in acc[0].iter_mut().zip(pk.iter()) {
+                        *ao = madd::<T, FUSED>(xi, d, *ao);
+                    }
+                }
+                store_tile::<T, O, 1, W>(&acc, dwi, o0, n);
             }
         }
     }
@@ -574,6 +662,9 @@ fn dot<T: Scalar, const FUSED: bool>(a: &[T], b: &[T]) -> T {
 #[cfg(test)]
 mod tests {
     use super::*;
+    extern crate std;
+    #[cfg(feature = "parallel")]
+    use std::{boxed::Box, vec, vec::Vec};
 
     /// Textbook triple loop, the reference every kernel must agree with.
     fn reference<const R: usize, const I: usize, const O: usize>(
@@ -714,5 +805,34 @@ mod tests {
         for (a, b) in dx.iter().flatten().zip(want.iter().flatten()) {
             assert!((a - b).abs() < 1e-10, "{a} vs {b}");
         }
+    }
+
+    #[cfg(feature = "parallel")]
+    #[test]
+    fn two_threads_give_bit_identical_results() {
+        let x: Vec<[f32; 784]> = (0..100)
+            .map(|r| core::array::from_fn(|i| ((r * 7 + i * 3) % 17) as f32 / 17.0))
+            .collect();
+        let w: [[f32; 50]; 784] = core::array::from_fn(|i| {
+            core::array::from_fn(|o| ((i * 5 + o) % 13) as f32 / 130.0 - 0.05)
+        });
+        let dy: Vec<[f32; 50]> = (0..100)
+            .map(|r| core::array::from_fn(|o| ((r + o * 11) % 7) as f32 / 70.0 - 0.05))
+            .collect();
+        let run = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| {
+                let mut y = vec![[0.0f32; 50]; 100];
+                matmul_bias(&x, &w, &[0.1; 50], &mut y);
+                let (mut dw, mut db) = (Box::new([[0.0f32; 50]; 784]), [0.0; 50]);
+                weight_gradient(&x, &dy, &mut dw, &mut db);
+                (y, dw, db)
+            })
+        };
+        let (one, two) = (run(1), run(2));
+        assert!(one.0 == two.0 && one.1 == two.1 && one.2 == two.2);
     }
 }
