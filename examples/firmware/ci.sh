@@ -14,6 +14,7 @@ cargo run --release --example firmware_assets -- \
     --weights target/firmware-train/weights.bin --out "$here/assets"
 
 cd "$here"
+cargo clippy --release -- -D warnings
 cargo build --release
 for bin in digits xor_train no_panic; do
     echo "--- $bin on mps2-an386 (Cortex-M4F)"

@@ -88,3 +88,36 @@ pub fn stack_high_water_mark() -> (usize, usize) {
     }
     (hi - p, hi - lo)
 }
+
+/// Reports `why` over semihosting and exits with a failure status.
+pub fn fail(why: &str) -> ! {
+    cortex_m_semihosting::hprintln!("error: {}", why);
+    exit(false)
+}
+
+/// Ends the program through semihosting: QEMU exits with status 0 or 1.
+pub fn exit(success: bool) -> ! {
+    use cortex_m_semihosting::debug;
+    debug::exit(if success {
+        debug::EXIT_SUCCESS
+    } else {
+        debug::EXIT_FAILURE
+    });
+    // Only reached without a debugger or semihosting host, where nothing better can be done.
+    loop {
+        cortex_m::asm::wfi();
+    }
+}
+
+/// What a binary's panic handler does: print the panic and exit with a failure status.
+pub fn report_panic(info: &core::panic::PanicInfo) -> ! {
+    cortex_m_semihosting::hprintln!("panic: {}", info);
+    exit(false)
+}
+
+/// What a binary's HardFault handler does: print where it happened and exit with a
+/// failure status (cortex-m-rt's default handler would spin until the timeout).
+pub fn report_hard_fault(frame: &cortex_m_rt::ExceptionFrame) -> ! {
+    cortex_m_semihosting::hprintln!("HardFault at pc={:#010x}", frame.pc());
+    exit(false)
+}

@@ -5,10 +5,11 @@
 #![no_main]
 
 use cortex_m_rt::{entry, exception, ExceptionFrame};
-use cortex_m_semihosting::{debug, hprintln};
+use cortex_m_semihosting::hprintln;
 use typenet::argmax;
 use typenet_firmware::{
-    stack_high_water_mark, InstructionCounter, COUNT, DIGITS, EXPECTED, LABELS, NET, TOLERANCE,
+    exit, fail, report_hard_fault, report_panic, stack_high_water_mark, InstructionCounter, COUNT,
+    DIGITS, EXPECTED, LABELS, NET, TOLERANCE,
 };
 
 /// Multiply-adds in one forward pass of 784-50-10.
@@ -34,7 +35,7 @@ fn main() -> ! {
             .fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
         let ok = class == host_class && diff <= TOLERANCE;
         all_match &= ok;
-        let _ = hprintln!(
+        hprintln!(
             "digit {}: label {}, predicted {} (host {}), max |score - host score| {:e}, {} instructions{}",
             k,
             LABELS[k],
@@ -46,7 +47,7 @@ fn main() -> ! {
         );
     }
     let per_mac_x100 = min_instructions * 100 / MACS;
-    let _ = hprintln!(
+    hprintln!(
         "inference: {} guest instructions, {}.{:02} per multiply-add ({} MACs)",
         min_instructions,
         per_mac_x100 / 100,
@@ -54,33 +55,22 @@ fn main() -> ! {
         MACS
     );
     let (used, total) = stack_high_water_mark();
-    let _ = hprintln!("stack high-water mark: {} of {} bytes", used, total);
+    hprintln!("stack high-water mark: {} of {} bytes", used, total);
     if all_match {
-        let _ = hprintln!("all {} predictions match the host", COUNT);
-        debug::exit(debug::EXIT_SUCCESS);
+        hprintln!("all {} predictions match the host", COUNT);
+        exit(true)
     } else {
-        let _ = hprintln!("FAILED: predictions differ from the host");
-        debug::exit(debug::EXIT_FAILURE);
+        hprintln!("FAILED: predictions differ from the host");
+        exit(false)
     }
-    loop {}
-}
-
-fn fail(why: &str) -> ! {
-    let _ = hprintln!("error: {}", why);
-    debug::exit(debug::EXIT_FAILURE);
-    loop {}
 }
 
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo) -> ! {
-    let _ = hprintln!("panic: {}", info);
-    debug::exit(debug::EXIT_FAILURE);
-    loop {}
+    report_panic(info)
 }
 
 #[exception]
 unsafe fn HardFault(frame: &ExceptionFrame) -> ! {
-    let _ = hprintln!("HardFault at pc={:#010x}", frame.pc());
-    debug::exit(debug::EXIT_FAILURE);
-    loop {}
+    report_hard_fault(frame)
 }

@@ -5,9 +5,11 @@
 #![no_main]
 
 use cortex_m_rt::{entry, exception, ExceptionFrame};
-use cortex_m_semihosting::{debug, hprintln};
+use cortex_m_semihosting::hprintln;
 use typenet::prelude::*;
-use typenet_firmware::{stack_high_water_mark, InstructionCounter};
+use typenet_firmware::{
+    exit, fail, report_hard_fault, report_panic, stack_high_water_mark, InstructionCounter,
+};
 
 network! {
     /// XOR: two inputs, four sigmoid units, two classes.
@@ -40,7 +42,7 @@ fn main() -> ! {
         loss
     });
     let accuracy = net.accuracy(&x, &t);
-    let _ = hprintln!(
+    hprintln!(
         "XOR: accuracy {} before, {} after {} Adam steps (final loss {:e}); predictions {:?}",
         before,
         accuracy,
@@ -48,39 +50,28 @@ fn main() -> ! {
         loss,
         net.classify(&x)
     );
-    let _ = hprintln!(
+    hprintln!(
         "training: {} guest instructions ({} per step)",
         instructions,
         instructions / STEPS as u32
     );
     let (used, total) = stack_high_water_mark();
-    let _ = hprintln!("stack high-water mark: {} of {} bytes", used, total);
+    hprintln!("stack high-water mark: {} of {} bytes", used, total);
     if accuracy == 1.0 {
-        let _ = hprintln!("XOR learned on the device, no heap");
-        debug::exit(debug::EXIT_SUCCESS);
+        hprintln!("XOR learned on the device, no heap");
+        exit(true)
     } else {
-        let _ = hprintln!("FAILED: XOR not learned");
-        debug::exit(debug::EXIT_FAILURE);
+        hprintln!("FAILED: XOR not learned");
+        exit(false)
     }
-    loop {}
-}
-
-fn fail(why: &str) -> ! {
-    let _ = hprintln!("error: {}", why);
-    debug::exit(debug::EXIT_FAILURE);
-    loop {}
 }
 
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo) -> ! {
-    let _ = hprintln!("panic: {}", info);
-    debug::exit(debug::EXIT_FAILURE);
-    loop {}
+    report_panic(info)
 }
 
 #[exception]
 unsafe fn HardFault(frame: &ExceptionFrame) -> ! {
-    let _ = hprintln!("HardFault at pc={:#010x}", frame.pc());
-    debug::exit(debug::EXIT_FAILURE);
-    loop {}
+    report_hard_fault(frame)
 }
