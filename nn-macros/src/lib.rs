@@ -1,9 +1,9 @@
 //! The `network!` macro of [typenet](https://docs.rs/typenet). Use it through `typenet`,
 //! which re-exports it; this crate is an implementation detail.
 //!
-//! The macro runs in three steps, each in its own module: [`ast`] parses the declaration,
-//! [`check`] resolves every layer's width and rejects shapes that do not fit (every
-//! problem is reported at once, each at the offending token), and [`expand`] writes the
+//! The macro runs in three steps, each in its own module: `ast` parses the declaration,
+//! `check` resolves every layer's width and rejects shapes that do not fit (every
+//! problem is reported at once, each at the offending token), and `expand` writes the
 //! concrete struct, its cache and their straight-line methods.
 
 mod ast;
