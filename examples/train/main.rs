@@ -26,6 +26,17 @@ network! {
 }
 
 type Net = TwoLayerNet<f32>;
+
+/// `println!` that ends the program quietly when stdout is closed (`… | head`), as a
+/// command-line tool should, instead of panicking.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write;
+        if writeln!(std::io::stdout(), $($arg)*).is_err() {
+            std::process::exit(0);
+        }
+    }};
+}
 const BATCH: usize = 100;
 
 fn main() -> ExitCode {
@@ -74,7 +85,7 @@ fn run() -> Result<(), String> {
     std::fs::create_dir_all(&opts.out).map_err(|e| format!("{}: {e}", opts.out.display()))?;
 
     let iter_per_epoch = (x_train.len() / BATCH).max(1) as u64;
-    println!(
+    say!(
         "{}: {} → {} train / {} test samples from {}",
         <Net as Network<f32>>::NAME,
         Net::LAYERS.join(" → "),
@@ -82,7 +93,7 @@ fn run() -> Result<(), String> {
         x_test.len(),
         opts.data.display()
     );
-    println!(
+    say!(
         "{} iterations of batch {BATCH} ({iter_per_epoch} per epoch), optimizer {} lr {lr}, seed {}{}",
         opts.iters,
         opts.optimizer,
@@ -135,7 +146,7 @@ fn run() -> Result<(), String> {
             bar.set_message(format!("test acc {:.4}", e.test_acc));
             bar.println(&line);
             if bar.is_hidden() {
-                println!("{line}");
+                say!("{line}");
             }
             epochs.push(e);
             io::save_checkpoint(
@@ -170,8 +181,8 @@ fn run() -> Result<(), String> {
 
     let test_acc = train::accuracy(net, x_test, &t_test);
     let train_acc = train::accuracy(net, x_train, &t_train);
-    println!("train accuracy {train_acc:.4}, test accuracy {test_acc:.4} ({seconds:.1} s)");
-    println!(
+    say!("train accuracy {train_acc:.4}, test accuracy {test_acc:.4} ({seconds:.1} s)");
+    say!(
         "wrote {0}/weights.safetensors, {0}/weights.bin, {0}/checkpoint.safetensors, {0}/curves.svg, {0}/curves.csv",
         opts.out.display()
     );
