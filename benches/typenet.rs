@@ -123,6 +123,20 @@ fn layers(c: &mut Criterion) {
     g.finish();
 }
 
+fn optimizers(c: &mut Criterion) {
+    let mut net = Box::new(Net::new(0));
+    let mut grads = Box::new(Net::new(1));
+    let mut g = c.benchmark_group("optimizer_step");
+    g.throughput(Throughput::Elements(<Net as Network<f32>>::PARAMS as u64));
+    for name in AnyOptimizer::<f32, Net>::NAMES {
+        let mut opt = AnyOptimizer::<f32, Net>::by_name(name, Some(1e-6)).unwrap();
+        g.bench_function(name, |b| {
+            b.iter(|| opt.step(&mut *net, black_box(&mut *grads)))
+        });
+    }
+    g.finish();
+}
+
 fn full_run(c: &mut Criterion) {
     let (x, t) = digits();
     let mut g = c.benchmark_group("book_recipe");
@@ -142,5 +156,12 @@ fn full_run(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, training_step, predict, layers, full_run);
+criterion_group!(
+    benches,
+    training_step,
+    predict,
+    layers,
+    optimizers,
+    full_run
+);
 criterion_main!(benches);

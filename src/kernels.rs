@@ -237,8 +237,8 @@ fn forward_body<
         *yr = *bias;
     }
     // Panel row k holds w[k0 + k][o0..o0 + n].
-    gemm_body::<T, I, O, FUSED, R, W>(x, y, |panel, k0, o0, n| {
-        for (p, wi) in panel.iter_mut().zip(&w[k0..]) {
+    gemm_body::<T, I, O, FUSED, R, W>(x, y, |panel, width, k0, o0, n| {
+        for (p, wi) in panel.chunks_exact_mut(width).zip(&w[k0..]) {
             let src = wi.get(o0..o0 + n).unwrap_or(&[]);
             p[..src.len()].copy_from_slice(src);
             p[src.len()..].fill(T::zero());
@@ -246,9 +246,14 @@ fn forward_body<
     });
 }
 
-/// `y += a · B` for `a` of `K` columns and `B` (`K`×`N`) given through `pack`, which fills
-/// a panel with rows `k0..k0 + panel.len()` of columns `o0..o0 + n` of `B`, zero-padded
-/// to `W` columns. The packing runs once per panel; the micro-kernels do the work.
+/// Width of the narrower tile that takes the last outputs when only a few remain (the
+/// last 2 of 50, say), instead of a full-width tile that would be mostly padding.
+const HALF: usize = 8;
+
+/// `y += a · B` for `a` of `K` columns and `B` (`K`×`N`) given through `pack`, which fills a
+/// flat panel of `width`-wide rows with rows `k0..` of columns `o0..o0 + n` of `B`,
+/// zero-padded. Full tiles are `W` wide; a remainder of at most [`HALF`] columns gets a
+/// `HALF`-wide tile. The packing runs once per panel; the micro-kernels do the work.
 #[inline(always)]
 fn gemm_body<
     T: Scalar,
@@ -260,14 +265,39 @@ fn gemm_body<
 >(
     a: &[[T; K]],
     y: &mut [[T; N]],
-    pack: impl Fn(&mut [[T; W]], usize, usize, usize),
+    pack: impl Fn(&mut [T], usize, usize, usize, usize),
+) {
+    let full = N / W * W;
+    if W > HALF && N > full && N - full <= HALF {
+        gemm_columns::<T, K, N, FUSED, R, W>(a, y, 0, full, &pack);
+        gemm_columns::<T, K, N, FUSED, R, HALF>(a, y, full, N, &pack);
+    } else {
+        gemm_columns::<T, K, N, FUSED, R, W>(a, y, 0, N, &pack);
+    }
+}
+
+/// Columns `start..end` of [`gemm_body`], in tiles of `W`.
+#[inline(always)]
+fn gemm_columns<
+    T: Scalar,
+    const K: usize,
+    const N: usize,
+    const FUSED: bool,
+    const R: usize,
+    const W: usize,
+>(
+    a: &[[T; K]],
+    y: &mut [[T; N]],
+    start: usize,
+    end: usize,
+    pack: &impl Fn(&mut [T], usize, usize, usize, usize),
 ) {
     let mut panel = Panel([[T::zero(); W]; KC]);
-    for o0 in (0..N).step_by(W) {
-        let n = W.min(N - o0);
+    for o0 in (start..end).step_by(W) {
+        let n = W.min(end - o0);
         for k0 in (0..K).step_by(KC) {
             let kn = KC.min(K - k0);
-            pack(&mut panel.0[..kn], k0, o0, n);
+            pack(panel.0[..kn].as_flattened_mut(), W, k0, o0, n);
             let chunk = k0 / KC;
             let (xb, x_rest) = a.as_chunks::<R>();
             let (yb, y_rest) = y.as_chunks_mut::<R>();
@@ -493,8 +523,8 @@ fn transposed_body<
         dxr.fill(T::zero());
     }
     // dx = dy · wᵀ: panel row k holds wᵀ[k0 + k][i0..i0 + n] = w[i0..i0 + n][k0 + k].
-    gemm_body::<T, O, I, FUSED, R, W>(dy, dx, |panel, k0, i0, n| {
-        for (k, p) in panel.iter_mut().enumerate() {
+    gemm_body::<T, O, I, FUSED, R, W>(dy, dx, |panel, width, k0, i0, n| {
+        for (k, p) in panel.chunks_exact_mut(width).enumerate() {
             p.fill(T::zero());
             for (dst, wi) in p.iter_mut().zip(w.get(i0..i0 + n).unwrap_or(&[])) {
                 *dst = wi.get(k0 + k).copied().unwrap_or(T::zero());
@@ -587,12 +617,39 @@ fn weight_gradient_rows<
         dw.iter_mut().for_each(|r| r.fill(T::zero()));
         return;
     }
+    let full = O / W * W;
+    if W > HALF && O > full && O - full <= HALF {
+        weight_gradient_columns::<T, I, O, FUSED, R, W>(x, dy, dw, first, 0, full);
+        weight_gradient_columns::<T, I, O, FUSED, R, HALF>(x, dy, dw, first, full, O);
+    } else {
+        weight_gradient_columns::<T, I, O, FUSED, R, W>(x, dy, dw, first, 0, O);
+    }
+}
+
+/// Columns `start..end` of [`weight_gradient_rows`], in tiles of `W`.
+#[inline(always)]
+fn weight_gradient_columns<
+    T: Scalar,
+    const I: usize,
+    const O: usize,
+    const FUSED: bool,
+    const R: usize,
+    const W: usize,
+>(
+    x: &[[T; I]],
+    dy: &[[T; O]],
+    dw: &mut [[T; O]],
+    first: usize,
+    start: usize,
+    end: usize,
+) {
+    let rows = x.len().min(dy.len());
     // dw = xᵀ · dy: the roles of the forward pass with inputs as rows and the batch as
     // the summed dimension. Tiles of W outputs of dy are packed, zero-padded, per chunk
     // of KC batch rows.
     let mut panel = Panel([[T::zero(); W]; KC]);
-    for o0 in (0..O).step_by(W) {
-        let n = W.min(O - o0);
+    for o0 in (start..end).step_by(W) {
+        let n = W.min(end - o0);
         for r0 in (0..rows).step_by(KC) {
             let rn = KC.min(rows - r0);
             for (p, dyr) in panel.0.iter_mut().zip(&dy[r0..r0 + rn]) {
@@ -621,7 +678,7 @@ fn weight_gradient_rows<
                 }
                 store_tile::<T, O, R, W>(&acc, dwb, o0, n);
             }
-            let start = first + dw_blocks.len() * R;
+            let rest_first = first + dw_blocks.len() * R;
             for (k, dwi) in dw_rest.iter_mut().enumerate() {
                 let dwi = core::array::from_mut(dwi);
                 let mut acc = if r0 == 0 {
@@ -630,7 +687,7 @@ fn weight_gradient_rows<
                     load_tile::<T, O, 1, W>(dwi, o0, n)
                 };
                 for (xr, pk) in xs.iter().zip(panel.iter()) {
-                    let xi = xr.get(start + k).copied().unwrap_or(T::zero());
+                    let xi = xr.get(rest_first + k).copied().unwrap_or(T::zero());
                     for (ao, &d) in acc[0].iter_mut().zip(pk.iter()) {
                         *ao = madd::<T, FUSED>(xi, d, *ao);
                     }
