@@ -125,13 +125,13 @@ fn layers(c: &mut Criterion) {
 
 fn optimizers(c: &mut Criterion) {
     let mut net = Box::new(Net::new(0));
-    let mut grads = Box::new(Net::new(1));
+    let grads = Box::new(Net::new(1));
     let mut g = c.benchmark_group("optimizer_step");
     g.throughput(Throughput::Elements(<Net as Network<f32>>::PARAMS as u64));
     for name in AnyOptimizer::<f32, Net>::NAMES {
         let mut opt = AnyOptimizer::<f32, Net>::by_name(name, Some(1e-6)).unwrap();
         g.bench_function(name, |b| {
-            b.iter(|| opt.step(&mut *net, black_box(&mut *grads)))
+            b.iter(|| opt.step(&mut *net, black_box(&*grads)))
         });
     }
     g.finish();
