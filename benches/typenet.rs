@@ -130,9 +130,7 @@ fn optimizers(c: &mut Criterion) {
     g.throughput(Throughput::Elements(<Net as Network<f32>>::PARAMS as u64));
     for name in AnyOptimizer::<f32, Net>::NAMES {
         let mut opt = AnyOptimizer::<f32, Net>::by_name(name, Some(1e-6)).unwrap();
-        g.bench_function(name, |b| {
-            b.iter(|| opt.step(&mut *net, black_box(&*grads)))
-        });
+        g.bench_function(name, |b| b.iter(|| opt.step(&mut *net, black_box(&*grads))));
     }
     g.finish();
 }
