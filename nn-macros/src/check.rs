@@ -479,3 +479,88 @@ fn edit_distance(a: &str, b: &str) -> usize {
     }
     row[b.len()]
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resolve_str(
+        text: &str,
+    ) -> Result<Vec<(String, String, usize, usize, Option<usize>)>, String> {
+        let decl: NetworkDecl = syn::parse_str(text).map_err(|e| e.to_string())?;
+        let net = resolve(&decl).map_err(|e| {
+            e.into_iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+                .join(" | ")
+        })?;
+        Ok(net
+            .layers
+            .iter()
+            .map(|l| {
+                (
+                    l.field.to_string(),
+                    l.shown.clone(),
+                    l.inputs,
+                    l.outputs,
+                    l.stage,
+                )
+            })
+            .collect())
+    }
+
+    #[test]
+    fn widths_flow_and_activations_share_the_affine_buffer() {
+        let layers =
+            resolve_str("struct N< Affine<784, 50>, Relu, Affine<50, 10>, SoftmaxWithLoss >")
+                .unwrap();
+        assert_eq!(
+            layers,
+            [
+                ("affine1".into(), "Affine<784, 50>".into(), 784, 50, Some(0)),
+                ("relu1".into(), "Relu".into(), 50, 50, Some(0)),
+                ("affine2".into(), "Affine<50, 10>".into(), 50, 10, Some(1)),
+                (
+                    "softmax_with_loss".into(),
+                    "SoftmaxWithLoss".into(),
+                    10,
+                    10,
+                    None
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_second_activation_gets_its_own_buffer() {
+        let layers =
+            resolve_str("struct N< a: Affine<4, 3>, Sigmoid, Sigmoid<3>, SoftmaxWithLoss<3> >")
+                .unwrap();
+        let stages: Vec<_> = layers.iter().map(|l| l.4).collect();
+        assert_eq!(stages, [Some(0), Some(0), Some(1), None]);
+        assert_eq!(layers[0].0, "a");
+    }
+
+    #[test]
+    fn every_mistake_is_reported_once() {
+        let err =
+            resolve_str("struct N< Affine<784, 50>, Affine<40, 30>, Dense, SoftmaxWithLoss >")
+                .unwrap_err();
+        assert_eq!(
+            err,
+            "`Affine<40, 30>` expects 40 inputs but the previous layer `Affine<784, 50>` produces 50 | \
+             unknown layer `Dense`: the layers are `Affine<IN, OUT>`, `Relu`, `Sigmoid` and `SoftmaxWithLoss`; did you mean `Affine`?"
+        );
+    }
+
+    #[test]
+    fn suggestions_cover_other_libraries_names_and_typos() {
+        assert_eq!(suggestion("Linear"), Some("Affine"));
+        assert_eq!(suggestion("ReLU"), Some("Relu"));
+        assert_eq!(suggestion("Sigmiod"), Some("Sigmoid"));
+        assert_eq!(suggestion("Softmax"), Some("SoftmaxWithLoss"));
+        assert_eq!(suggestion("Conv2d"), None);
+        assert_eq!(edit_distance("rleu", "relu"), 2);
+        assert_eq!(edit_distance("", "abc"), 3);
+    }
+}

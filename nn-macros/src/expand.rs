@@ -491,3 +491,63 @@ fn typenum_type(n: usize) -> TokenStream {
     }
     ty
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn typenum_types_are_written_bit_by_bit() {
+        let t = typenum_type(6).to_string().replace(' ', "");
+        // 6 = 0b110: UInt<UInt<UInt<UTerm, B1>, B1>, B0>
+        let p = "::typenet::__private::typenum::";
+        assert_eq!(
+            t,
+            format!("{p}UInt<{p}UInt<{p}UInt<{p}UTerm,{p}B1>,{p}B1>,{p}B0>")
+        );
+        assert_eq!(
+            typenum_type(0).to_string().replace(' ', ""),
+            format!("{p}UTerm")
+        );
+    }
+
+    #[test]
+    fn numbers_in_docs_are_grouped() {
+        assert_eq!(grouped(39_760), "39,760");
+        assert_eq!(grouped(159_040), "159,040");
+        assert_eq!(grouped(999), "999");
+        assert_eq!(grouped(1_000_000), "1,000,000");
+    }
+
+    #[test]
+    fn the_generated_backward_is_straight_line_and_skips_the_first_input_gradient() {
+        let decl: crate::ast::NetworkDecl =
+            syn::parse_str("struct N< Affine<784, 50>, Relu, Affine<50, 10>, SoftmaxWithLoss >")
+                .unwrap();
+        let code = network(&crate::check::resolve(&decl).unwrap()).to_string();
+        let start = code.find("pub fn backward").unwrap();
+        let body = &code[start..code[start..].find("pub fn gradient").unwrap() + start];
+        let calls = [
+            "self . softmax_with_loss . backward (& cache . softmax_with_loss , t , & mut cache . affine2_grad)",
+            "self . affine2 . backward (& cache . affine1 , & cache . affine2_grad , & mut grads . affine2 , & mut cache . affine1_grad)",
+            "self . relu1 . backward (& cache . affine1 , & mut cache . affine1_grad)",
+            "self . affine1 . param_gradient (x , & cache . affine1_grad , & mut grads . affine1)",
+        ];
+        let mut at = 0;
+        for call in calls {
+            let found = body[at..]
+                .find(call)
+                .unwrap_or_else(|| panic!("missing or out of order: {call}\n{body}"));
+            at += found + call.len();
+        }
+        assert!(
+            !body.contains(" for ") && !body.contains(" while "),
+            "backward is straight-line: {body}"
+        );
+        assert!(!code.contains("dyn "), "no trait objects");
+        assert!(
+            !code.contains("Vec") && !code.contains("Box"),
+            "no allocation"
+        );
+    }
+}
