@@ -484,9 +484,10 @@ fn edit_distance(a: &str, b: &str) -> usize {
 mod tests {
     use super::*;
 
-    fn resolve_str(
-        text: &str,
-    ) -> Result<Vec<(String, String, usize, usize, Option<usize>)>, String> {
+    /// Field, shown name, inputs, outputs, buffer of each layer.
+    type Resolved = Vec<(String, String, usize, usize, Option<usize>)>;
+
+    fn resolve_str(text: &str) -> Result<Resolved, String> {
         let decl: NetworkDecl = syn::parse_str(text).map_err(|e| e.to_string())?;
         let net = resolve(&decl).map_err(|e| {
             e.into_iter()
