@@ -250,6 +250,18 @@ fn forward_body<
 /// last 2 of 50, say), instead of a full-width tile that would be mostly padding.
 const HALF: usize = 8;
 
+/// Where the `W`-wide tiles over `n` columns should stop and one [`HALF`]-wide tile take the
+/// rest: only when `W` is wider than `HALF` and at most `HALF` columns remain.
+#[inline(always)]
+const fn half_tile_start<const W: usize>(n: usize) -> Option<usize> {
+    let full = n / W * W;
+    if W > HALF && n > full && n - full <= HALF {
+        Some(full)
+    } else {
+        None
+    }
+}
+
 /// `y += a · B` for `a` of `K` columns and `B` (`K`×`N`) given through `pack`, which fills a
 /// flat panel of `width`-wide rows with rows `k0..` of columns `o0..o0 + n` of `B`,
 /// zero-padded. Full tiles are `W` wide; a remainder of at most [`HALF`] columns gets a
@@ -267,12 +279,12 @@ fn gemm_body<
     y: &mut [[T; N]],
     pack: impl Fn(&mut [T], usize, usize, usize, usize),
 ) {
-    let full = N / W * W;
-    if W > HALF && N > full && N - full <= HALF {
-        gemm_columns::<T, K, N, FUSED, R, W>(a, y, 0, full, &pack);
-        gemm_columns::<T, K, N, FUSED, R, HALF>(a, y, full, N, &pack);
-    } else {
-        gemm_columns::<T, K, N, FUSED, R, W>(a, y, 0, N, &pack);
+    match half_tile_start::<W>(N) {
+        Some(full) => {
+            gemm_columns::<T, K, N, FUSED, R, W>(a, y, 0, full, &pack);
+            gemm_columns::<T, K, N, FUSED, R, HALF>(a, y, full, N, &pack);
+        }
+        None => gemm_columns::<T, K, N, FUSED, R, W>(a, y, 0, N, &pack),
     }
 }
 
@@ -617,12 +629,12 @@ fn weight_gradient_rows<
         dw.iter_mut().for_each(|r| r.fill(T::zero()));
         return;
     }
-    let full = O / W * W;
-    if W > HALF && O > full && O - full <= HALF {
-        weight_gradient_columns::<T, I, O, FUSED, R, W>(x, dy, dw, first, 0, full);
-        weight_gradient_columns::<T, I, O, FUSED, R, HALF>(x, dy, dw, first, full, O);
-    } else {
-        weight_gradient_columns::<T, I, O, FUSED, R, W>(x, dy, dw, first, 0, O);
+    match half_tile_start::<W>(O) {
+        Some(full) => {
+            weight_gradient_columns::<T, I, O, FUSED, R, W>(x, dy, dw, first, 0, full);
+            weight_gradient_columns::<T, I, O, FUSED, R, HALF>(x, dy, dw, first, full, O);
+        }
+        None => weight_gradient_columns::<T, I, O, FUSED, R, W>(x, dy, dw, first, 0, O),
     }
 }
 
