@@ -1,0 +1,107 @@
+//! The weight gradient `dw = xᵀ · dy`: the GEMM of [`gemm`](super::gemm) with inputs as rows
+//! and the batch as the summed dimension.
+
+use super::gemm::{half_tile_start, load_tile, store_tile, Panel, HALF, KC};
+use super::madd;
+use crate::Scalar;
+
+#[inline(always)]
+pub(super) fn weight_gradient_rows<
+    T: Scalar,
+    const I: usize,
+    const O: usize,
+    const FUSED: bool,
+    const R: usize,
+    const W: usize,
+>(
+    x: &[[T; I]],
+    dy: &[[T; O]],
+    dw: &mut [[T; O]],
+    first: usize,
+) {
+    let rows = x.len().min(dy.len());
+    let (x, dy) = (&x[..rows], &dy[..rows]);
+    if rows == 0 {
+        dw.iter_mut().for_each(|r| r.fill(T::zero()));
+        return;
+    }
+    match half_tile_start::<W>(O) {
+        Some(full) => {
+            weight_gradient_columns::<T, I, O, FUSED, R, W>(x, dy, dw, first, 0, full);
+            weight_gradient_columns::<T, I, O, FUSED, R, HALF>(x, dy, dw, first, full, O);
+        }
+        None => weight_gradient_columns::<T, I, O, FUSED, R, W>(x, dy, dw, first, 0, O),
+    }
+}
+
+/// Columns `start..end` of [`weight_gradient_rows`], in tiles of `W`.
+#[inline(always)]
+pub(super) fn weight_gradient_columns<
+    T: Scalar,
+    const I: usize,
+    const O: usize,
+    const FUSED: bool,
+    const R: usize,
+    const W: usize,
+>(
+    x: &[[T; I]],
+    dy: &[[T; O]],
+    dw: &mut [[T; O]],
+    first: usize,
+    start: usize,
+    end: usize,
+) {
+    let rows = x.len().min(dy.len());
+    // dw = xᵀ · dy: the roles of the forward pass with inputs as rows and the batch as
+    // the summed dimension. Tiles of W outputs of dy are packed, zero-padded, per chunk
+    // of KC batch rows.
+    let mut panel = Panel([[T::zero(); W]; KC]);
+    for o0 in (start..end).step_by(W) {
+        let n = W.min(end - o0);
+        for r0 in (0..rows).step_by(KC) {
+            let rn = KC.min(rows - r0);
+            for (p, dyr) in panel.0.iter_mut().zip(&dy[r0..r0 + rn]) {
+                let src = dyr.get(o0..o0 + n).unwrap_or(&[]);
+                p[..src.len()].copy_from_slice(src);
+                p[src.len()..].fill(T::zero());
+            }
+            let (panel, xs) = (&panel.0[..rn], &x[r0..r0 + rn]);
+            let (dw_blocks, dw_rest) = dw.as_chunks_mut::<R>();
+            for (blk, dwb) in dw_blocks.iter_mut().enumerate() {
+                let i0 = first + blk * R;
+                let mut acc = if r0 == 0 {
+                    [[T::zero(); W]; R]
+                } else {
+                    load_tile::<T, O, R, W>(dwb, o0, n)
+                };
+                for (xr, pk) in xs.iter().zip(panel.iter()) {
+                    let Some(xv) = xr.get(i0..i0 + R) else {
+                        break;
+                    };
+                    for (a, &xi) in acc.iter_mut().zip(xv.iter()) {
+                        for (ao, &d) in a.iter_mut().zip(pk.iter()) {
+                            *ao = madd::<T, FUSED>(xi, d, *ao);
+                        }
+                    }
+                }
+                store_tile::<T, O, R, W>(&acc, dwb, o0, n);
+            }
+            let rest_first = first + dw_blocks.len() * R;
+            for (k, dwi) in dw_rest.iter_mut().enumerate() {
+                let dwi = core::array::from_mut(dwi);
+                let mut acc = if r0 == 0 {
+                    [[T::zero(); W]; 1]
+                } else {
+                    load_tile::<T, O, 1, W>(dwi, o0, n)
+                };
+                for (xr, pk) in xs.iter().zip(panel.iter()) {
+                    let xi = xr.get(rest_first + k).copied().unwrap_or(T::zero());
+                    for (ao, &d) in acc[0].iter_mut().zip(pk.iter()) {
+                        *ao = madd::<T, FUSED>(xi, d, *ao);
+                    }
+                }
+                store_tile::<T, O, 1, W>(&acc, dwi, o0, n);
+            }
+        }
+    }
+}

@@ -1,0 +1,303 @@
+//! The dense linear algebra behind [`Affine`](crate::Affine), on row-major batches.
+//!
+//! Each kernel takes a batch as a slice of fixed-size rows (`&[[T; I]]`), so every inner
+//! dimension is a compile-time constant and the loops vectorise without bounds checks.
+//! Loop orders are chosen so the innermost loop runs over contiguous memory with
+//! independent accumulators: no kernel depends on fast-math reassociation, so results are
+//! identical from run to run and between host and target.
+
+use crate::Scalar;
+
+/// Independent partial sums in a dot product (lets the compiler use vector lanes).
+const LANES: usize = 8;
+
+/// Which instructions the kernels run on.
+///
+/// Chosen at run time (`std` on x86-64): AVX-512, else AVX2 with FMA, else portable code.
+/// Without `std`, or on other architectures, the portable kernel runs: plain multiply and
+/// add, no fused multiply-add, so results are bit-identical to a straightforward loop
+/// (and to a Cortex-M running the same network). The SIMD paths run the same loops with
+/// fused multiply-adds, so they differ from it by float rounding only.
+///
+/// A value of this type can only be obtained for instructions this CPU has.
+///
+/// ```
+/// let k = typenet::kernels::Kernel::detect();
+/// assert!(typenet::kernels::Kernel::available().any(|a| a == k));
+/// println!("kernels: {}", k.name());
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Kernel(Path);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Path {
+    Portable,
+    #[cfg(all(feature = "std", target_arch = "x86_64"))]
+    Avx2Fma,
+    #[cfg(all(feature = "std", target_arch = "x86_64"))]
+    Avx512,
+}
+
+impl Kernel {
+    /// The portable kernel (always available).
+    pub const PORTABLE: Kernel = Kernel(Path::Portable);
+
+    /// The fastest kernel this CPU supports.
+    #[inline]
+    pub fn detect() -> Kernel {
+        #[cfg(all(feature = "std", target_arch = "x86_64"))]
+        {
+            if std::is_x86_feature_detected!("avx512f") {
+                return Kernel(Path::Avx512);
+            }
+            if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+                return Kernel(Path::Avx2Fma);
+            }
+        }
+        Kernel::PORTABLE
+    }
+
+    /// Every kernel this CPU supports, fastest last.
+    pub fn available() -> impl Iterator<Item = Kernel> + Clone + core::fmt::Debug {
+        #[cfg_attr(not(all(feature = "std", target_arch = "x86_64")), allow(unused_mut))]
+        let mut all = [Some(Kernel::PORTABLE), None, None];
+        #[cfg(all(feature = "std", target_arch = "x86_64"))]
+        {
+            if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+                all[1] = Some(Kernel(Path::Avx2Fma));
+            }
+            if std::is_x86_feature_detected!("avx512f") {
+                all[2] = Some(Kernel(Path::Avx512));
+            }
+        }
+        all.into_iter().flatten()
+    }
+
+    /// `"portable"`, `"avx2+fma"` or `"avx512"`.
+    pub fn name(self) -> &'static str {
+        match self.0 {
+            Path::Portable => "portable",
+            #[cfg(all(feature = "std", target_arch = "x86_64"))]
+            Path::Avx2Fma => "avx2+fma",
+            #[cfg(all(feature = "std", target_arch = "x86_64"))]
+            Path::Avx512 => "avx512",
+        }
+    }
+}
+
+/// Runs a kernel body on `$k`'s instructions: the portable body without fused
+/// multiply-adds and with blocks small enough for 16 registers (a Cortex-M4F's FPU, SSE2),
+/// or the same body with fused multiply-adds and larger blocks, compiled for AVX2+FMA or
+/// AVX-512. Blocks are `R` rows (or inputs) by `W` outputs; on the SIMD paths `W` is one
+/// 64-byte cache line of outputs (16 `f32` or 8 `f64`).
+///
+/// Each SIMD path is a `#[target_feature]` function whose whole body is the
+/// `#[inline(always)]` kernel, so the kernel is always compiled with those instructions.
+/// Calling such a function is the crate's only `unsafe`, and it is sound because a
+/// [`Kernel`] naming a SIMD path exists only if the CPU was checked to have it.
+macro_rules! run {
+    ($k:expr, $f:ident($($arg:ident: $ty:ty),*)) => {{
+        #[cfg(all(feature = "std", target_arch = "x86_64"))]
+        #[target_feature(enable = "avx2,fma")]
+        fn avx2<T: Scalar, const I: usize, const O: usize, const R: usize, const W: usize>($($arg: $ty),*) {
+            $f::<T, I, O, true, R, W>($($arg),*)
+        }
+        #[cfg(all(feature = "std", target_arch = "x86_64"))]
+        #[target_feature(enable = "avx512f,avx2,fma")]
+        fn avx512<T: Scalar, const I: usize, const O: usize, const R: usize, const W: usize>($($arg: $ty),*) {
+            $f::<T, I, O, true, R, W>($($arg),*)
+        }
+        match $k.0 {
+            Path::Portable => $f::<T, I, O, false, 2, 8>($($arg),*),
+            // SAFETY (all four arms): `Path::Avx2Fma` and `Path::Avx512` are only created by
+            // `Kernel::detect` and `Kernel::available`, after `is_x86_feature_detected!`
+            // confirmed "avx2" and "fma", or "avx512f" (and with it AVX2 and FMA); the
+            // field of `Kernel` is private, so no other code can create them.
+            #[cfg(all(feature = "std", target_arch = "x86_64"))]
+            Path::Avx2Fma if T::BYTES == 4 => unsafe { avx2::<T, I, O, 6, 16>($($arg),*) },
+            #[cfg(all(feature = "std", target_arch = "x86_64"))]
+            Path::Avx2Fma => unsafe { avx2::<T, I, O, 6, 8>($($arg),*) },
+            #[cfg(all(feature = "std", target_arch = "x86_64"))]
+            Path::Avx512 if T::BYTES == 4 => unsafe { avx512::<T, I, O, 12, 32>($($arg),*) },
+            #[cfg(all(feature = "std", target_arch = "x86_64"))]
+            Path::Avx512 => unsafe { avx512::<T, I, O, 12, 16>($($arg),*) },
+        }
+    }};
+}
+
+/// Two-thread splitting (feature `parallel`).
+#[cfg(feature = "parallel")]
+mod parallel {
+    /// Multiply-adds below which a second thread costs more than it saves.
+    const MIN_WORK: usize = 1 << 20;
+
+    /// Whether a kernel of `work` multiply-adds should be split across two threads.
+    pub(super) fn worth_it(work: usize) -> bool {
+        work >= MIN_WORK && rayon::current_num_threads() > 1
+    }
+}
+
+/// `a·b + c`, fused (one rounding) on the SIMD paths, plain on the portable one.
+#[inline(always)]
+fn madd<T: Scalar, const FUSED: bool>(a: T, b: T, c: T) -> T {
+    if FUSED {
+        a.mul_add(b, c)
+    } else {
+        a * b + c
+    }
+}
+
+/// `y[r] = bias + x[r] · w` for every row `r`, with `w` stored (in, out), on the fastest
+/// kernel this CPU has.
+///
+/// ```
+/// let x = [[1.0f32, 2.0]];
+/// let w = [[1.0, 0.0, 2.0], [0.0, 1.0, 3.0]];
+/// let mut y = [[0.0; 3]];
+/// typenet::kernels::matmul_bias(&x, &w, &[0.5, 0.5, 0.5], &mut y);
+/// assert_eq!(y, [[1.5, 2.5, 8.5]]);
+/// ```
+#[inline]
+pub fn matmul_bias<T: Scalar, const I: usize, const O: usize>(
+    x: &[[T; I]],
+    w: &[[T; O]; I],
+    bias: &[T; O],
+    y: &mut [[T; O]],
+) {
+    matmul_bias_with(Kernel::detect(), x, w, bias, y)
+}
+
+/// [`matmul_bias`] on a chosen kernel.
+pub fn matmul_bias_with<T: Scalar, const I: usize, const O: usize>(
+    kernel: Kernel,
+    x: &[[T; I]],
+    w: &[[T; O]; I],
+    bias: &[T; O],
+    y: &mut [[T; O]],
+) {
+    let rows = x.len().min(y.len());
+    #[cfg(feature = "parallel")]
+    if parallel::worth_it(rows * I * O) && rows >= 32 {
+        // Two halves of the rows: disjoint outputs, each computed exactly as on one thread.
+        let half = rows / 16 * 8;
+        let (y_lo, y_hi) = y[..rows].split_at_mut(half);
+        rayon::join(
+            || matmul_bias_rows_with(kernel, &x[..half], w, bias, y_lo),
+            || matmul_bias_rows_with(kernel, &x[half..rows], w, bias, y_hi),
+        );
+        return;
+    }
+    matmul_bias_rows_with(kernel, &x[..rows], w, bias, &mut y[..rows])
+}
+
+#[allow(unsafe_code)] // see `run!`
+fn matmul_bias_rows_with<T: Scalar, const I: usize, const O: usize>(
+    kernel: Kernel,
+    x: &[[T; I]],
+    w: &[[T; O]; I],
+    bias: &[T; O],
+    y: &mut [[T; O]],
+) {
+    run!(kernel, forward_body(x: &[[T; I]], w: &[[T; O]; I], bias: &[T; O], y: &mut [[T; O]]))
+}
+
+mod gemm;
+mod gradient;
+#[cfg(test)]
+mod tests;
+
+use gemm::{forward_body, transposed_body};
+use gradient::weight_gradient_rows;
+
+/// `dx[r] = dy[r] · wᵀ` for every row `r`, with `w` stored (in, out).
+///
+/// ```
+/// let dy = [[1.0f32, 1.0, 1.0]];
+/// let w = [[1.0, 0.0, 2.0], [0.0, 1.0, 3.0]];
+/// let mut dx = [[0.0; 2]];
+/// typenet::kernels::matmul_transposed(&dy, &w, &mut dx);
+/// assert_eq!(dx, [[3.0, 4.0]]);
+/// ```
+#[inline]
+pub fn matmul_transposed<T: Scalar, const I: usize, const O: usize>(
+    dy: &[[T; O]],
+    w: &[[T; O]; I],
+    dx: &mut [[T; I]],
+) {
+    matmul_transposed_with(Kernel::detect(), dy, w, dx)
+}
+
+/// [`matmul_transposed`] on a chosen kernel.
+#[allow(unsafe_code)] // see `run!`
+pub fn matmul_transposed_with<T: Scalar, const I: usize, const O: usize>(
+    kernel: Kernel,
+    dy: &[[T; O]],
+    w: &[[T; O]; I],
+    dx: &mut [[T; I]],
+) {
+    run!(kernel, transposed_body(dy: &[[T; O]], w: &[[T; O]; I], dx: &mut [[T; I]]))
+}
+
+/// `dw = xᵀ · dy` (overwritten) and `db = Σ_rows dy`, the parameter gradients of `x · w + b`.
+///
+/// ```
+/// let x = [[1.0f32, 2.0], [3.0, 4.0]];
+/// let dy = [[1.0f32, 0.0, 1.0], [0.0, 1.0, 1.0]];
+/// let (mut dw, mut db) = ([[0.0; 3]; 2], [0.0; 3]);
+/// typenet::kernels::weight_gradient(&x, &dy, &mut dw, &mut db);
+/// assert_eq!(dw, [[1.0, 3.0, 4.0], [2.0, 4.0, 6.0]]);
+/// assert_eq!(db, [1.0, 1.0, 2.0]);
+/// ```
+#[inline]
+pub fn weight_gradient<T: Scalar, const I: usize, const O: usize>(
+    x: &[[T; I]],
+    dy: &[[T; O]],
+    dw: &mut [[T; O]; I],
+    db: &mut [T; O],
+) {
+    weight_gradient_with(Kernel::detect(), x, dy, dw, db)
+}
+
+/// [`weight_gradient`] on a chosen kernel.
+pub fn weight_gradient_with<T: Scalar, const I: usize, const O: usize>(
+    kernel: Kernel,
+    x: &[[T; I]],
+    dy: &[[T; O]],
+    dw: &mut [[T; O]; I],
+    db: &mut [T; O],
+) {
+    let rows = x.len().min(dy.len());
+    let (x, dy) = (&x[..rows], &dy[..rows]);
+    let mut acc = [T::zero(); O];
+    for dyr in dy {
+        for (a, &d) in acc.iter_mut().zip(dyr.iter()) {
+            *a = *a + d;
+        }
+    }
+    *db = acc;
+    #[cfg(feature = "parallel")]
+    if parallel::worth_it(rows * I * O) && I >= 16 {
+        // Two halves of the rows of dw: disjoint outputs, each computed exactly as on
+        // one thread.
+        let half = I / 16 * 8;
+        let (lo, hi) = dw.split_at_mut(half);
+        rayon::join(
+            || weight_gradient_rows_with(kernel, x, dy, lo, 0),
+            || weight_gradient_rows_with(kernel, x, dy, hi, half),
+        );
+        return;
+    }
+    weight_gradient_rows_with(kernel, x, dy, dw, 0)
+}
+
+/// Rows `first..first + dw.len()` of `dw = xᵀ · dy`.
+#[allow(unsafe_code)] // see `run!`
+fn weight_gradient_rows_with<T: Scalar, const I: usize, const O: usize>(
+    kernel: Kernel,
+    x: &[[T; I]],
+    dy: &[[T; O]],
+    dw: &mut [[T; O]],
+    first: usize,
+) {
+    run!(kernel, weight_gradient_rows(x: &[[T; I]], dy: &[[T; O]], dw: &mut [[T; O]], first: usize))
+}

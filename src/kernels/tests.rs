@@ -1,0 +1,149 @@
+//! Every kernel path against textbook loops, and the two-thread split against one thread.
+use super::*;
+extern crate std;
+#[cfg(feature = "parallel")]
+use std::{boxed::Box, vec, vec::Vec};
+
+/// Textbook triple loop, the reference every kernel must agree with.
+fn reference<const R: usize, const I: usize, const O: usize>(
+    x: &[[f64; I]; R],
+    w: &[[f64; O]; I],
+) -> [[f64; O]; R] {
+    let mut y = [[0.0; O]; R];
+    for r in 0..R {
+        for o in 0..O {
+            for i in 0..I {
+                y[r][o] += x[r][i] * w[i][o];
+            }
+        }
+    }
+    y
+}
+
+fn fill<const A: usize, const B: usize>(seed: f64) -> [[f64; B]; A] {
+    let mut m = [[0.0; B]; A];
+    for (r, row) in m.iter_mut().enumerate() {
+        for (c, v) in row.iter_mut().enumerate() {
+            *v = ((r * 31 + c * 17) as f64 * seed).sin();
+        }
+    }
+    m
+}
+
+/// Every kernel this CPU supports agrees with the textbook loops on `R` rows, `I`
+/// inputs and `O` outputs; the sizes below are chosen not to be multiples of the
+/// vector width, the row blocks or the output tiles, so every tail path runs.
+fn check_against_reference<const R: usize, const I: usize, const O: usize>() {
+    let x: [[f64; I]; R] = fill(0.37);
+    let w: [[f64; O]; I] = fill(0.11);
+    let bias: [f64; O] = fill::<1, O>(0.23)[0];
+    let dy: [[f64; O]; R] = fill(0.53);
+    for k in Kernel::available() {
+        // forward
+        let mut y = [[0.0; O]; R];
+        matmul_bias_with(k, &x, &w, &bias, &mut y);
+        let mut want = reference(&x, &w);
+        for row in want.iter_mut() {
+            for (v, b) in row.iter_mut().zip(bias.iter()) {
+                *v += b;
+            }
+        }
+        close(&y, &want, k, "matmul_bias");
+        // dx = dy · wᵀ
+        let mut wt = [[0.0; I]; O];
+        for i in 0..I {
+            for o in 0..O {
+                wt[o][i] = w[i][o];
+            }
+        }
+        let mut dx = [[0.0; I]; R];
+        matmul_transposed_with(k, &dy, &w, &mut dx);
+        close(&dx, &reference(&dy, &wt), k, "matmul_transposed");
+        // dw = xᵀ · dy, db = Σ dy
+        let mut xt = [[0.0; R]; I];
+        for r in 0..R {
+            for i in 0..I {
+                xt[i][r] = x[r][i];
+            }
+        }
+        let (mut dw, mut db) = ([[0.0; O]; I], [0.0; O]);
+        weight_gradient_with(k, &x, &dy, &mut dw, &mut db);
+        close(&dw, &reference(&xt, &dy), k, "weight_gradient");
+        let ones = [[1.0; R]; 1];
+        close(&[db], &reference(&ones, &dy), k, "bias gradient");
+    }
+}
+
+fn close<const A: usize, const B: usize>(
+    got: &[[f64; B]; A],
+    want: &[[f64; B]; A],
+    k: Kernel,
+    what: &str,
+) {
+    for (g, w) in got.iter().flatten().zip(want.iter().flatten()) {
+        assert!(
+            (g - w).abs() <= 1e-12 * (1.0 + w.abs()),
+            "{what} on {}: {g} vs {w}",
+            k.name()
+        );
+    }
+}
+
+#[test]
+fn every_kernel_agrees_with_reference_on_odd_sizes() {
+    check_against_reference::<7, 13, 11>();
+    check_against_reference::<13, 13, 19>();
+    check_against_reference::<17, 21, 50>();
+    check_against_reference::<1, 784, 50>();
+    check_against_reference::<9, 8, 3>();
+}
+
+#[test]
+fn f32_kernels_agree_with_the_portable_kernel_within_rounding() {
+    let x: [[f64; 784]; 10] = fill(0.71);
+    let w: [[f64; 50]; 784] = fill(0.29);
+    let x32 = x.map(|r| r.map(|v| v as f32));
+    let w32 = w.map(|r| r.map(|v| v as f32 * 0.05));
+    let mut base = [[0.0f32; 50]; 10];
+    matmul_bias_with(Kernel::PORTABLE, &x32, &w32, &[0.0; 50], &mut base);
+    for k in Kernel::available() {
+        let mut y = [[0.0f32; 50]; 10];
+        matmul_bias_with(k, &x32, &w32, &[0.0; 50], &mut y);
+        for (a, b) in y.iter().flatten().zip(base.iter().flatten()) {
+            assert!(
+                (a - b).abs() <= 1e-5 * (1.0 + b.abs()),
+                "{}: {a} vs {b}",
+                k.name()
+            );
+        }
+    }
+}
+
+#[cfg(feature = "parallel")]
+#[test]
+fn two_threads_give_bit_identical_results() {
+    let x: Vec<[f32; 784]> = (0..100)
+        .map(|r| core::array::from_fn(|i| ((r * 7 + i * 3) % 17) as f32 / 17.0))
+        .collect();
+    let w: [[f32; 50]; 784] = core::array::from_fn(|i| {
+        core::array::from_fn(|o| ((i * 5 + o) % 13) as f32 / 130.0 - 0.05)
+    });
+    let dy: Vec<[f32; 50]> = (0..100)
+        .map(|r| core::array::from_fn(|o| ((r + o * 11) % 7) as f32 / 70.0 - 0.05))
+        .collect();
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            let mut y = vec![[0.0f32; 50]; 100];
+            matmul_bias(&x, &w, &[0.1; 50], &mut y);
+            let (mut dw, mut db) = (Box::new([[0.0f32; 50]; 784]), [0.0; 50]);
+            weight_gradient(&x, &dy, &mut dw, &mut db);
+            (y, dw, db)
+        })
+    };
+    let (one, two) = (run(1), run(2));
+    assert!(one.0 == two.0 && one.1 == two.1 && one.2 == two.2);
+}
