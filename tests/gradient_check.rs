@@ -1,7 +1,8 @@
 //! Section 5.7.3 on real digits: backprop against numerical differentiation, in f64, on
 //! the first 3 training samples of the bundled data, for the card's network.
 
-use std::path::Path;
+mod common;
+
 use typenet::gradcheck::{mean_abs_diff, near_relu_kink};
 use typenet::prelude::*;
 
@@ -17,9 +18,7 @@ struct Check {
 }
 
 fn check(seed: u64) -> Check {
-    let mnist =
-        typenet::io::load_mnist::<f64>(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/data")))
-            .unwrap();
+    let mnist = common::bundled::<f64>();
     let (x, t) = mnist.train.check_for::<TwoLayerNet<f64>>().unwrap();
     let x: &[[f64; 784]; 3] = x[..3].try_into().unwrap();
     let t: [Class<10>; 3] = t[..3].try_into().unwrap();

@@ -3,16 +3,12 @@
 
 use flate2::{write::GzEncoder, Compression};
 use std::io::Write;
+mod common;
+
+use common::scratch;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use typenet::io;
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 fn idx(magic: u32, dims: &[u32], data: &[u8]) -> Vec<u8> {
     let mut b = magic.to_be_bytes().to_vec();

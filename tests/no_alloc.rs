@@ -1,10 +1,11 @@
 //! No allocation anywhere in a training step or a prediction, proven with a counting
 //! global allocator (counting only this thread, so the test harness does not interfere).
 
+mod common;
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::hint::black_box;
-use std::path::Path;
 use typenet::prelude::*;
 use typenet::train::Trainer;
 
@@ -59,9 +60,7 @@ fn the_counter_counts() {
 
 #[test]
 fn training_steps_and_predictions_do_not_allocate() {
-    let mnist =
-        typenet::io::load_mnist::<f32>(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/data")))
-            .unwrap();
+    let mnist = common::bundled::<f32>();
     let (x, t) = mnist.train.check_for::<Net>().unwrap();
     let mut trainer = Trainer::<f32, Net, _, 100>::new(Net::new(0), Adam::default(), 0);
     trainer.step(x, &t).unwrap(); // first call: CPU feature detection is cached

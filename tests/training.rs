@@ -1,6 +1,9 @@
 //! Training on real digits, determinism, checkpoints and weights files.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use common::{bundled, scratch};
+use std::path::PathBuf;
 use typenet::prelude::*;
 use typenet::train::{accuracy, Trainer};
 use typenet::{data::Dataset, io};
@@ -10,18 +13,6 @@ network! {
     pub struct TwoLayerNet< Affine<784, 50>, Relu, Affine<50, 10>, SoftmaxWithLoss >
 }
 type Net = TwoLayerNet<f32>;
-
-fn bundled() -> io::Mnist<f32> {
-    io::load_mnist(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/data"))).unwrap()
-}
-
-/// A fresh folder under the target directory.
-fn scratch(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 /// Trains with the book's recipe and returns (train accuracy, test accuracy).
 fn book_recipe(data: &io::Mnist<f32>, iters: u64) -> (f64, f64, Box<Net>) {
@@ -40,7 +31,7 @@ fn book_recipe(data: &io::Mnist<f32>, iters: u64) -> (f64, f64, Box<Net>) {
 
 #[test]
 fn the_books_recipe_reaches_092_on_the_bundled_digits() {
-    let data = bundled();
+    let data = bundled::<f32>();
     assert_eq!((data.train.len(), data.test.len()), (8_000, 2_000));
     let (train, test, _) = book_recipe(&data, 10_000);
     println!("bundled digits: train {train:.4}, test {test:.4}");
@@ -69,7 +60,7 @@ fn the_books_recipe_reaches_086_on_fashion_mnist() {
 
 #[test]
 fn same_seed_same_network_other_seed_other_network() {
-    let data = bundled().train.take(1000);
+    let data = bundled::<f32>().train.take(1000);
     let (x, t) = data.check_for::<Net>().unwrap();
     let run = |seed| {
         let mut tr = Trainer::<f32, Net, _, 100>::new(Net::new(seed), Momentum::default(), seed);
@@ -87,7 +78,7 @@ fn resume_is_bit_identical<O: Optimizer<f32, Net> + Clone + PartialEq + std::fmt
     fresh: O,
     name: &str,
 ) {
-    let data = bundled().train.take(2000);
+    let data = bundled::<f32>().train.take(2000);
     let (x, t) = data.check_for::<Net>().unwrap();
     let mut straight = Trainer::<f32, Net, _, 100>::new(Net::new(1), fresh.clone(), 9);
     for _ in 0..60 {
@@ -248,7 +239,7 @@ fn a_failed_save_leaves_the_previous_file_intact() {
 
 #[test]
 fn a_diverging_run_stops_with_an_error_and_keeps_its_parameters() {
-    let data = bundled().train.take(500);
+    let data = bundled::<f32>().train.take(500);
     let (x, t) = data.check_for::<Net>().unwrap();
     let mut trainer = Trainer::<f32, Net, _, 100>::new(Net::new(0), Sgd::new(1000.0), 0);
     let err = loop {
