@@ -13,8 +13,34 @@ pub(super) const KC: usize = 256;
 #[repr(C, align(64))]
 pub(super) struct Panel<T, const W: usize>(pub(super) [[T; W]; KC]);
 
+/// `y[r] = bias + x[r] · w`: zero-skipping for a batch that is mostly zeros (see
+/// [`mostly_zero`](super::sparse::mostly_zero)), the dense kernels otherwise.
 #[inline(always)]
 pub(super) fn forward_body<
+    T: Scalar,
+    const I: usize,
+    const O: usize,
+    const FUSED: bool,
+    const R: usize,
+    const W: usize,
+>(
+    x: &[[T; I]],
+    w: &[[T; O]; I],
+    bias: &[T; O],
+    y: &mut [[T; O]],
+) {
+    let rows = x.len().min(y.len());
+    let (x, y) = (&x[..rows], &mut y[..rows]);
+    if super::sparse::mostly_zero::<T, I, O>(x) {
+        super::sparse::forward_sparse::<T, I, O, FUSED>(x, w, bias, y);
+    } else {
+        forward_dense::<T, I, O, FUSED, R, W>(x, w, bias, y);
+    }
+}
+
+/// [`forward_body`] on every input, zero or not.
+#[inline(always)]
+pub(super) fn forward_dense<
     T: Scalar,
     const I: usize,
     const O: usize,

@@ -119,6 +119,102 @@ fn f32_kernels_agree_with_the_portable_kernel_within_rounding() {
     }
 }
 
+/// A batch in which about eleven entries in twelve are zero, in runs, as in an image.
+fn mostly_zeros<T: crate::Scalar, const R: usize, const I: usize>(seed: usize) -> [[T; I]; R] {
+    core::array::from_fn(|r| {
+        core::array::from_fn(|i| {
+            let v = ((r * 131 + i * 7 + seed) % 97) as f64;
+            if (i / 5 + r + seed).is_multiple_of(12) {
+                T::from_f64(v / 97.0 - 0.3)
+            } else {
+                T::zero()
+            }
+        })
+    })
+}
+
+/// The zero-skipping forward pass gives the same bits as the dense kernels on every path:
+/// skipping `0 · w` drops only exact zeros, and the other terms are added in the same order.
+fn check_zero_skipping<T: crate::Scalar, const R: usize, const I: usize, const O: usize>() {
+    let x = mostly_zeros::<T, R, I>(R + I + O);
+    assert!(
+        sparse::mostly_zero::<T, I, O>(&x),
+        "the test batch must take the zero-skipping path"
+    );
+    let w: [[T; O]; I] = fill::<I, O>(0.19).map(|r| r.map(T::from_f64));
+    let bias: [T; O] = fill::<1, O>(0.41)[0].map(T::from_f64);
+    for k in Kernel::available() {
+        let (mut skipping, mut dense) = ([[T::zero(); O]; R], [[T::zero(); O]; R]);
+        matmul_bias_with(k, &x, &w, &bias, &mut skipping);
+        matmul_bias_dense_with(k, &x, &w, &bias, &mut dense);
+        assert!(
+            skipping == dense,
+            "{} rows × {I} → {O} on {}: zero-skipping differs from dense",
+            R,
+            k.name()
+        );
+    }
+}
+
+#[test]
+fn skipping_zero_inputs_gives_the_dense_kernels_bits() {
+    // One row; fewer rows than a block; an odd number of rows (one row left after the pairs);
+    // inputs over two spans of index lists plus a tail; outputs that fill no tile exactly.
+    check_zero_skipping::<f32, 1, 784, 50>();
+    check_zero_skipping::<f64, 1, 784, 50>();
+    check_zero_skipping::<f32, 3, 37, 11>();
+    check_zero_skipping::<f32, 7, 525, 37>();
+    check_zero_skipping::<f64, 7, 525, 37>();
+    check_zero_skipping::<f32, 100, 784, 50>();
+    check_zero_skipping::<f32, 10, 64, 10>();
+}
+
+#[test]
+fn zero_skipping_agrees_with_reference_and_keeps_nan() {
+    let x = mostly_zeros::<f64, 9, 301>(3);
+    let w: [[f64; 23]; 301] = fill(0.07);
+    let want = reference(&x, &w);
+    for k in Kernel::available() {
+        let mut y = [[0.0; 23]; 9];
+        matmul_bias_with(k, &x, &w, &[0.0; 23], &mut y);
+        close(&y, &want, k, "zero-skipping matmul_bias");
+        // A NaN input is not zero: it reaches every output of its row, and only those.
+        let mut bad = x;
+        bad[4][150] = f64::NAN;
+        matmul_bias_with(k, &bad, &w, &[0.0; 23], &mut y);
+        assert!(y[4].iter().all(|v| v.is_nan()), "{}", k.name());
+        assert!(
+            y[3].iter().chain(&y[5]).all(|v| v.is_finite()),
+            "{}",
+            k.name()
+        );
+    }
+}
+
+#[test]
+fn index_lists_name_exactly_the_nonzero_entries() {
+    let mut idx = [0u16; sparse::SPAN + 8];
+    let x: [f32; 203] = core::array::from_fn(|i| {
+        if i.is_multiple_of(3) || i > 197 {
+            1.0
+        } else {
+            0.0
+        }
+    });
+    let n = sparse::nonzero_offsets(&x, &mut idx);
+    let want: std::vec::Vec<u16> = (0..203u16)
+        .filter(|i| i.is_multiple_of(3) || *i > 197)
+        .collect();
+    assert_eq!(&idx[..n], &want[..]);
+    let all = [2.0f64; 300];
+    assert_eq!(
+        sparse::nonzero_offsets(&all, &mut idx),
+        sparse::SPAN,
+        "at most one span"
+    );
+    assert_eq!(sparse::nonzero_offsets(&[0.0f32; 40], &mut idx), 0);
+}
+
 #[cfg(feature = "parallel")]
 #[test]
 fn two_threads_give_bit_identical_results() {
