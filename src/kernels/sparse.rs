@@ -154,8 +154,9 @@ fn accumulate_pair<T: Scalar, const O: usize>(
 /// Cortex-M4F. The SIMD paths keep a whole row of outputs in registers.
 const TILE: usize = super::gemm::TILE;
 
-/// Inputs per span of the weights that every row of the batch visits before the next span: about 24 KiB of it, so it stays in L1 while the rows stream
-/// past. A multiple of [`GROUP`], at least one group, at most [`SPAN`].
+/// Inputs per span of the weights: every row of the batch visits one span (about 24 KiB of
+/// weights, so it stays in L1 while the rows stream past) before the next. A multiple of
+/// [`GROUP`], at least one group, at most [`SPAN`].
 #[inline(always)]
 fn span<T: Scalar, const O: usize>() -> usize {
     const BUDGET: usize = 24 * 1024;
