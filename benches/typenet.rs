@@ -125,6 +125,12 @@ fn layers(c: &mut Criterion) {
                 .param_gradient(black_box(&*xb), &dh, &mut grads.affine1)
         })
     });
+    g.bench_function("affine1_backward_params_dense", |b| {
+        b.iter(|| {
+            net.affine1
+                .param_gradient(black_box(&*xd), &dh, &mut grads.affine1)
+        })
+    });
     g.throughput(Throughput::Elements(2 * 100 * 50 * 10));
     g.bench_function("affine2_forward", |b| {
         b.iter(|| net.affine2.forward(black_box(&*h), &mut y))

@@ -5,6 +5,31 @@ use super::gemm::{half_tile_start, load_tile, store_tile, Panel, HALF, KC};
 use super::madd;
 use crate::Scalar;
 
+/// Rows `first..first + dw.len()` of `dw = xᵀ · dy`: zero-skipping for a batch with enough
+/// zeros (see [`sparse_enough`](super::sparse::sparse_enough)), the dense kernel otherwise.
+#[inline(always)]
+pub(super) fn weight_gradient_body<
+    T: Scalar,
+    const I: usize,
+    const O: usize,
+    const FUSED: bool,
+    const R: usize,
+    const W: usize,
+>(
+    x: &[[T; I]],
+    dy: &[[T; O]],
+    dw: &mut [[T; O]],
+    first: usize,
+) {
+    let rows = x.len().min(dy.len());
+    if super::sparse::sparse_enough::<T, I>(&x[..rows]) {
+        super::sparse::weight_gradient_sparse::<T, I, O, FUSED>(x, dy, dw, first);
+    } else {
+        weight_gradient_rows::<T, I, O, FUSED, R, W>(x, dy, dw, first);
+    }
+}
+
+/// [`weight_gradient_body`] on every input, zero or not.
 #[inline(always)]
 pub(super) fn weight_gradient_rows<
     T: Scalar,

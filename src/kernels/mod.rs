@@ -6,10 +6,10 @@
 //! independent accumulators: no kernel depends on fast-math reassociation, so results are
 //! identical from run to run and between host and target.
 //!
-//! The forward pass skips inputs that are exactly zero when a batch has few enough nonzero
-//! entries to pay for it (pixels of handwritten digits are 81 % zero). That changes speed,
-//! not results: the remaining terms are added in the same order, so the bits are those of
-//! the dense kernel (tested on every path).
+//! The forward pass and the weight gradient skip inputs that are exactly zero when a batch
+//! has few enough nonzero entries to pay for it (pixels of handwritten digits are 81 %
+//! zero). That changes speed, not results: the remaining terms are added in the same order,
+//! so the bits are those of the dense kernel (tested on every path).
 
 use crate::Scalar;
 
@@ -228,6 +228,8 @@ mod tests;
 #[cfg(test)]
 use gemm::forward_dense;
 use gemm::{forward_body, transposed_body};
+use gradient::weight_gradient_body;
+#[cfg(test)]
 use gradient::weight_gradient_rows;
 
 /// `dx[r] = dy[r] · wᵀ` for every row `r`, with `w` stored (in, out).
@@ -314,6 +316,19 @@ pub fn weight_gradient_with<T: Scalar, const I: usize, const O: usize>(
 /// Rows `first..first + dw.len()` of `dw = xᵀ · dy`.
 #[allow(unsafe_code)] // see `run!`
 fn weight_gradient_rows_with<T: Scalar, const I: usize, const O: usize>(
+    kernel: Kernel,
+    x: &[[T; I]],
+    dy: &[[T; O]],
+    dw: &mut [[T; O]],
+    first: usize,
+) {
+    run!(kernel, weight_gradient_body(x: &[[T; I]], dy: &[[T; O]], dw: &mut [[T; O]], first: usize))
+}
+
+/// [`weight_gradient_with`] without skipping zero inputs (to test the zero-skipping kernel).
+#[cfg(test)]
+#[allow(unsafe_code)] // see `run!`
+fn weight_gradient_dense_with<T: Scalar, const I: usize, const O: usize>(
     kernel: Kernel,
     x: &[[T; I]],
     dy: &[[T; O]],

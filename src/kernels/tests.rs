@@ -169,6 +169,74 @@ fn skipping_zero_inputs_gives_the_dense_kernels_bits() {
     check_zero_skipping::<f32, 10, 64, 10>();
 }
 
+/// The zero-skipping weight gradient gives the same bits as the dense kernel on every path,
+/// for the whole of `dw` and for a block of its rows starting past the first.
+fn check_sparse_gradient<T: crate::Scalar, const R: usize, const I: usize, const O: usize>() {
+    let x = mostly_zeros::<T, R, I>(R + 2 * I + O);
+    assert!(
+        sparse::sparse_enough::<T, I>(&x),
+        "the test batch must take the zero-skipping path"
+    );
+    let dy: [[T; O]; R] = fill::<R, O>(0.23).map(|r| r.map(T::from_f64));
+    for k in Kernel::available() {
+        let mut skipping = std::boxed::Box::new([[T::zero(); O]; I]);
+        let mut dense = std::boxed::Box::new([[T::one(); O]; I]);
+        let mut db = [T::zero(); O];
+        weight_gradient_with(k, &x, &dy, &mut skipping, &mut db);
+        weight_gradient_dense_with(k, &x, &dy, &mut *dense, 0);
+        assert!(
+            skipping == dense,
+            "{R} rows × {I} → {O} on {}: zero-skipping dw differs from dense",
+            k.name()
+        );
+        let first = I / 3;
+        skipping.fill([T::one(); O]);
+        weight_gradient_rows_with(k, &x, &dy, &mut skipping[first..], first);
+        assert!(
+            skipping[first..] == dense[first..],
+            "rows {first}.. of {R} × {I} → {O} on {}",
+            k.name()
+        );
+    }
+}
+
+#[test]
+fn skipping_zero_inputs_gives_the_dense_weight_gradients_bits() {
+    // One row; an odd number of rows; more rows than a block of masks (128), twice;
+    // inputs over several spans of masks plus a tail; outputs that fill no tile exactly.
+    check_sparse_gradient::<f32, 1, 784, 50>();
+    check_sparse_gradient::<f64, 3, 37, 11>();
+    check_sparse_gradient::<f32, 7, 525, 37>();
+    check_sparse_gradient::<f64, 7, 525, 37>();
+    check_sparse_gradient::<f32, 100, 784, 50>();
+    check_sparse_gradient::<f32, 130, 70, 10>();
+    check_sparse_gradient::<f64, 300, 131, 17>();
+}
+
+#[test]
+fn zero_skipping_weight_gradient_agrees_with_reference_and_keeps_nan() {
+    let x = mostly_zeros::<f64, 9, 301>(5);
+    let dy: [[f64; 23]; 9] = fill(0.31);
+    // dw = xᵀ · dy is the reference product of xᵀ (301 × 9) and dy.
+    let xt: [[f64; 9]; 301] = core::array::from_fn(|i| core::array::from_fn(|r| x[r][i]));
+    let want = reference(&xt, &dy);
+    for k in Kernel::available() {
+        let (mut dw, mut db) = ([[0.0; 23]; 301], [0.0; 23]);
+        weight_gradient_with(k, &x, &dy, &mut dw, &mut db);
+        close(&dw, &want, k, "zero-skipping weight_gradient");
+        // A NaN input is not zero: it reaches every entry of its row of dw, and only those.
+        let mut bad = x;
+        bad[4][150] = f64::NAN;
+        weight_gradient_with(k, &bad, &dy, &mut dw, &mut db);
+        assert!(dw[150].iter().all(|v| v.is_nan()), "{}", k.name());
+        assert!(
+            dw[149].iter().chain(&dw[151]).all(|v| v.is_finite()),
+            "{}",
+            k.name()
+        );
+    }
+}
+
 #[test]
 fn zero_skipping_agrees_with_reference_and_keeps_nan() {
     let x = mostly_zeros::<f64, 9, 301>(3);
