@@ -22,7 +22,7 @@ pub(super) fn weight_gradient_body<
     first: usize,
 ) {
     let rows = x.len().min(dy.len());
-    if super::sparse::sparse_enough::<T, I>(&x[..rows]) {
+    if super::sparse::sparse_enough::<T, I, W>(&x[..rows]) {
         super::sparse::weight_gradient_sparse::<T, I, O, FUSED>(x, dy, dw, first);
     } else {
         weight_gradient_rows::<T, I, O, FUSED, R, W>(x, dy, dw, first);

@@ -174,7 +174,7 @@ fn skipping_zero_inputs_gives_the_dense_kernels_bits() {
 fn check_sparse_gradient<T: crate::Scalar, const R: usize, const I: usize, const O: usize>() {
     let x = mostly_zeros::<T, R, I>(R + 2 * I + O);
     assert!(
-        sparse::sparse_enough::<T, I>(&x),
+        sparse::sparse_enough::<T, I, 32>(&x),
         "the test batch must take the zero-skipping path"
     );
     let dy: [[T; O]; R] = fill::<R, O>(0.23).map(|r| r.map(T::from_f64));
