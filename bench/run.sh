@@ -27,6 +27,7 @@ cargo build -q --release --manifest-path bench/peers/candle/Cargo.toml
 
 {
     target/release/examples/speed --data "$data" --write-batches "$batches" --batches "$batches" --repeat "$repeat"
+    target/release/examples/speed --data "$data" --batches "$batches" --repeat "$repeat" --pixels yes
     python3 bench/numpy_book.py --data "$data" --batches "$batches" --repeat "$repeat"
     bench/peers/candle/target/release/typenet-peer-candle --data "$data" --batches "$batches" --repeat "$repeat"
 } | tee "$out/results.jsonl"
@@ -38,8 +39,8 @@ base = rows[0]
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor())
 print(f"\n{datetime.date.today()} · {cpu} · {os.cpu_count()} cores · one thread · data {sys.argv[2]}")
 print("784-50-10, batch 100, SGD lr 0.1, 10,000 iterations, f32, same batches; medians\n")
-print(f"| {'implementation':<28} | {'10k iterations':>14} | {'vs typenet':>10} | {'predict, 1 sample':>17} | {'vs typenet':>10} | {'test acc':>8} |")
-print(f"| {'-'*28} | {'-'*14}:| {'-'*10}:| {'-'*17}:| {'-'*10}:| {'-'*8}:|")
+print(f"| {'implementation':<30} | {'10k iterations':>14} | {'vs typenet':>10} | {'predict, 1 sample':>17} | {'vs typenet':>10} | {'test acc':>8} |")
+print(f"| {'-'*30} | {'-'*14}:| {'-'*10}:| {'-'*17}:| {'-'*10}:| {'-'*8}:|")
 for r in rows:
-    print(f"| {r['name']:<28} | {r['train_s']:>12.2f} s | {r['train_s']/base['train_s']:>9.1f}× | {r['predict_us']:>14.2f} µs | {r['predict_us']/base['predict_us']:>9.1f}× | {r['test_acc']:>8.4f} |")
+    print(f"| {r['name']:<30} | {r['train_s']:>12.2f} s | {r['train_s']/base['train_s']:>9.1f}× | {r['predict_us']:>14.2f} µs | {r['predict_us']/base['predict_us']:>9.1f}× | {r['test_acc']:>8.4f} |")
 PY

@@ -186,6 +186,24 @@ fn full_run(c: &mut Criterion) {
             trainer.net
         })
     });
+    let pixels =
+        typenet::io::load_mnist_pixels(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/data")))
+            .expect("bundled digits");
+    let (xp, tp) = pixels
+        .train
+        .pixels_for::<f32, Net>()
+        .expect("they fit the card's network");
+    g.bench_function("10k_iterations_pixels", |b| {
+        b.iter(|| {
+            let mut trainer = Trainer::<f32, Net, _, 100>::new(Net::new(0), Sgd::new(0.1), 0);
+            for _ in 0..10_000 {
+                trainer
+                    .step(&xp, &tp)
+                    .expect("the book's recipe does not diverge");
+            }
+            trainer.net
+        })
+    });
     g.finish();
 }
 

@@ -4,12 +4,16 @@
 //! (so every implementation sees the same batches in the same order), then times
 //! single-sample prediction. Prints one JSON line.
 //!
-//! `cargo run --release --example speed -- --data DIR --batches FILE [--repeat N]`;
+//! `cargo run --release --example speed -- --data DIR --batches FILE [--repeat N] [--pixels yes]`;
 //! `--write-batches FILE` writes the batch file (10,000 × 100 indices, `u32` LE) first.
+//! With `--pixels yes`, batches are drawn from the images as bytes and scaled as they are
+//! drawn ([`typenet::data::Pixels`]) instead of copied from `f32` samples; the values, and
+//! so the trained network, are the same.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
+use typenet::data::Samples;
 use typenet::prelude::*;
 
 network! {
@@ -36,8 +40,8 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 fn run() -> Result<(), String> {
-    let (mut data, mut batches, mut write, mut repeat) =
-        (PathBuf::from("data"), None, None, 3usize);
+    let (mut data, mut batches, mut write, mut repeat, mut bytes) =
+        (PathBuf::from("data"), None, None, 3usize, false);
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
@@ -46,12 +50,18 @@ fn run() -> Result<(), String> {
             "--batches" => batches = Some(PathBuf::from(value)),
             "--write-batches" => write = Some(PathBuf::from(value)),
             "--repeat" => repeat = value.parse().map_err(|_| "--repeat takes a number")?,
+            "--pixels" => bytes = value == "yes",
             _ => return Err(format!("unknown option {flag}")),
         }
     }
-    let mnist = typenet::io::load_mnist::<f32>(&data).map_err(|e| e.to_string())?;
-    let (x, t) = mnist.train.check_for::<Net>().map_err(|e| e.to_string())?;
-    let (xt, tt) = mnist.test.check_for::<Net>().map_err(|e| e.to_string())?;
+    let raw = typenet::io::load_mnist_pixels(&data).map_err(|e| e.to_string())?;
+    let (train, test) = (raw.train.scaled::<f32>(), raw.test.scaled::<f32>());
+    let (x, t) = train.check_for::<Net>().map_err(|e| e.to_string())?;
+    let (xt, tt) = test.check_for::<Net>().map_err(|e| e.to_string())?;
+    let (pixels, _) = raw
+        .train
+        .pixels_for::<f32, Net>()
+        .map_err(|e| e.to_string())?;
     if let Some(path) = write {
         let mut rng = Rng::new(0);
         let bytes: Vec<u8> = (0..ITERS * BATCH)
@@ -84,8 +94,23 @@ fn run() -> Result<(), String> {
         let mut opt = Sgd::new(0.1f32);
         let start = Instant::now();
         for batch in index.chunks_exact(BATCH) {
+            // Touch the batch's samples first so that their cache misses overlap (what
+            // `Trainer::step` does).
+            for &i in batch {
+                if bytes {
+                    pixels.prefetch(i);
+                } else {
+                    x.prefetch(i);
+                }
+            }
             for ((xr, tr), &i) in xb.iter_mut().zip(tb.iter_mut()).zip(batch) {
-                *xr = x[i];
+                if bytes {
+                    if !pixels.read_into(i, xr) {
+                        return Err(format!("no image {i}"));
+                    }
+                } else {
+                    *xr = x[i];
+                }
                 *tr = t[i];
             }
             net.gradient(&xb, &tb, &mut cache, &mut grads);
@@ -107,8 +132,9 @@ fn run() -> Result<(), String> {
         predict.push(start.elapsed().as_secs_f64() / 1000.0 * 1e6);
     }
     println!(
-        "{{\"name\": \"typenet ({})\", \"train_s\": {:.3}, \"predict_us\": {:.3}, \"test_acc\": {:.4}}}",
+        "{{\"name\": \"typenet ({}{})\", \"train_s\": {:.3}, \"predict_us\": {:.3}, \"test_acc\": {:.4}}}",
         typenet::kernels::Kernel::detect().name(),
+        if bytes { ", u8 pixels" } else { "" },
         median(times),
         median(predict),
         accuracy

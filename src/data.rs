@@ -1,8 +1,10 @@
-//! In-memory labelled datasets (feature `alloc`).
+//! In-memory labelled datasets (feature `alloc`), and the sources a trainer draws its
+//! samples from: slices of samples, or byte images scaled as they are drawn.
 
 use crate::Scalar;
 use alloc::vec::Vec;
 use core::fmt;
+use core::marker::PhantomData;
 
 /// Images (or any fixed-size samples) with one class label each, stored flat.
 ///
@@ -91,9 +93,15 @@ pub type Examples<'a, T, N> = (
     Vec<<N as crate::Network<T>>::Label>,
 );
 
-impl<T: Scalar> Dataset<T> {
-    /// A dataset of `labels.len()` samples of shape `[rows, cols]`, values stored flat.
-    pub fn new(values: Vec<T>, labels: Vec<u8>, shape: [usize; 2]) -> Result<Self, DataError> {
+/// Byte images and labels in a network's own types, as [`Dataset::pixels_for`] returns them.
+pub type PixelExamples<'a, T, N> = (
+    Pixels<'a, <N as crate::Network<T>>::Sample>,
+    Vec<<N as crate::Network<T>>::Label>,
+);
+
+impl<T: Copy> Dataset<T> {
+    /// Checks that `values` make `labels.len()` samples of shape `[rows, cols]`.
+    fn counted(values: Vec<T>, labels: Vec<u8>, shape: [usize; 2]) -> Result<Self, DataError> {
         let per = shape[0] * shape[1];
         let images = values.len().checked_div(per).unwrap_or(0);
         if per == 0 || !values.len().is_multiple_of(per) || images != labels.len() {
@@ -101,9 +109,6 @@ impl<T: Scalar> Dataset<T> {
                 images,
                 labels: labels.len(),
             });
-        }
-        if let Some(pos) = values.iter().position(|v| !v.is_finite()) {
-            return Err(DataError::NotFinite { index: pos / per });
         }
         Ok(Dataset {
             values,
@@ -152,6 +157,45 @@ impl<T: Scalar> Dataset<T> {
         }
     }
 
+    /// Labels as network `N`'s classes, or the first that is out of range.
+    fn labels_for<S: Scalar, N: crate::Network<S>>(&self) -> Result<Vec<N::Label>, DataError> {
+        self.labels
+            .iter()
+            .enumerate()
+            .map(|(index, &label)| {
+                N::label(label as usize).ok_or(DataError::LabelOutOfRange {
+                    index,
+                    label,
+                    classes: N::CLASSES,
+                })
+            })
+            .collect()
+    }
+
+    /// The error for samples that are not network `N`'s size, if they are not.
+    fn size_for<S: Scalar, N: crate::Network<S>>(&self) -> Result<(), DataError> {
+        if self.sample_len() == N::INPUTS {
+            Ok(())
+        } else {
+            Err(DataError::SampleSize {
+                expected: N::INPUTS,
+                found: self.shape,
+            })
+        }
+    }
+}
+
+impl<T: Scalar> Dataset<T> {
+    /// A dataset of `labels.len()` samples of shape `[rows, cols]`, values stored flat.
+    pub fn new(values: Vec<T>, labels: Vec<u8>, shape: [usize; 2]) -> Result<Self, DataError> {
+        let per = shape[0] * shape[1];
+        let data = Dataset::counted(values, labels, shape)?;
+        if let Some(pos) = data.values.iter().position(|v| !v.is_finite()) {
+            return Err(DataError::NotFinite { index: pos / per });
+        }
+        Ok(data)
+    }
+
     /// Checks that the data fits network `N` (sample size, labels) and returns its samples
     /// and labels as the network's types.
     ///
@@ -167,26 +211,257 @@ impl<T: Scalar> Dataset<T> {
     ///            DataError::LabelOutOfRange { index: 1, label: 7, classes: 2 });
     /// ```
     pub fn check_for<N: crate::Network<T>>(&self) -> Result<Examples<'_, T, N>, DataError> {
-        let wrong_size = DataError::SampleSize {
+        self.size_for::<T, N>()?;
+        let samples = N::as_samples(&self.values).ok_or(DataError::SampleSize {
             expected: N::INPUTS,
             found: self.shape,
-        };
-        if self.sample_len() != N::INPUTS {
-            return Err(wrong_size);
+        })?;
+        Ok((samples, self.labels_for::<T, N>()?))
+    }
+}
+
+/// A pixel byte as a value in `[0, 1]`: `b · (1/255)`, how the loaders and [`Pixels`] read
+/// every pixel, so the two give the same values.
+#[inline(always)]
+pub(crate) fn pixel<T: Scalar>(b: u8, scale: T) -> T {
+    T::from_f64(f64::from(b)) * scale
+}
+
+/// `1/255` in `T`, the factor of [`pixel`].
+#[inline(always)]
+pub(crate) fn pixel_scale<T: Scalar>() -> T {
+    T::from_f64(1.0 / 255.0)
+}
+
+impl Dataset<u8> {
+    /// A dataset of byte images (pixels `0..=255`), as the IDX files store them: a quarter of
+    /// the memory of `f32` samples. [`Dataset::pixels_for`] reads them scaled to `[0, 1]`.
+    ///
+    /// ```
+    /// use typenet::data::Dataset;
+    /// let data = Dataset::from_pixels(vec![0u8, 255, 51, 0], vec![1, 0], [1, 2]).unwrap();
+    /// // b · (1/255): 51 becomes 0.20000002 in f32, as load_mnist reads it.
+    /// assert_eq!(data.scaled::<f32>().values(), &[0.0, 1.0, 51.0 * (1.0 / 255.0), 0.0]);
+    /// assert!(Dataset::from_pixels(vec![0u8; 3], vec![1, 0], [1, 2]).is_err());
+    /// ```
+    pub fn from_pixels(
+        values: Vec<u8>,
+        labels: Vec<u8>,
+        shape: [usize; 2],
+    ) -> Result<Self, DataError> {
+        Dataset::counted(values, labels, shape)
+    }
+
+    /// The same dataset with every pixel scaled to `[0, 1]` (the values
+    /// [`load_mnist`](crate::io::load_mnist) gives).
+    pub fn scaled<T: Scalar>(&self) -> Dataset<T> {
+        let scale = pixel_scale::<T>();
+        Dataset {
+            values: self.values.iter().map(|&b| pixel(b, scale)).collect(),
+            labels: self.labels.clone(),
+            shape: self.shape,
         }
-        let samples = N::as_samples(&self.values).ok_or(wrong_size)?;
-        let labels = self
-            .labels
-            .iter()
-            .enumerate()
-            .map(|(index, &label)| {
-                N::label(label as usize).ok_or(DataError::LabelOutOfRange {
-                    index,
-                    label,
-                    classes: N::CLASSES,
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok((samples, labels))
+    }
+
+    /// Checks that the images fit network `N` (sample size, labels) and returns them as a
+    /// [`Pixels`] source, which a [`Trainer`](crate::train::Trainer) scales to `[0, 1]` as
+    /// it draws each batch, with the labels as the network's classes.
+    ///
+    /// ```
+    /// use typenet::{data::Dataset, prelude::*, train::Trainer};
+    /// network! { struct Net< Affine<4, 2>, SoftmaxWithLoss > }
+    /// let data = Dataset::from_pixels(vec![255, 0, 0, 0, 0, 0, 0, 255], vec![0, 1], [2, 2]).unwrap();
+    /// let (x, t) = data.pixels_for::<f32, Net<f32>>().unwrap();
+    /// let mut trainer = Trainer::<f32, _, _, 2>::new(Net::zeros(), Sgd::new(0.5), 1);
+    /// for _ in 0..50 {
+    ///     trainer.step(&x, &t).unwrap();
+    /// }
+    /// let scaled = data.scaled::<f32>();
+    /// let (xs, ts) = scaled.check_for::<Net<f32>>().unwrap();
+    /// assert_eq!(typenet::train::accuracy(&*trainer.net, xs, &ts), 1.0);
+    ///
+    /// assert!(data.pixels_for::<f32, Net<f32>>().is_ok());
+    /// network! { struct Wide< Affine<9, 2>, SoftmaxWithLoss > }
+    /// assert!(data.pixels_for::<f32, Wide<f32>>().is_err()); // 4 pixels per image, not 9
+    /// ```
+    pub fn pixels_for<T: Scalar, N: crate::Network<T>>(
+        &self,
+    ) -> Result<PixelExamples<'_, T, N>, DataError> {
+        self.size_for::<T, N>()?;
+        let pixels = Pixels {
+            bytes: &self.values,
+            sample: PhantomData,
+        };
+        Ok((pixels, self.labels_for::<T, N>()?))
+    }
+}
+
+/// Where a [`Trainer`](crate::train::Trainer) draws samples of type `S` from, by index.
+///
+/// Implemented for slices, arrays and vectors of samples (copied as they are) and for
+/// [`Pixels`] (byte images, scaled as they are drawn).
+///
+/// ```
+/// use typenet::data::Samples;
+/// let x = [[1.0f32, 2.0], [3.0, 4.0]];
+/// let mut out = [0.0; 2];
+/// assert!(x.read_into(1, &mut out));
+/// assert_eq!((Samples::<[f32; 2]>::len(&x[..]), out), (2, [3.0, 4.0]));
+/// assert!(!x.read_into(2, &mut out)); // no sample 2
+/// ```
+pub trait Samples<S> {
+    /// Number of samples.
+    fn len(&self) -> usize;
+
+    /// Whether there are no samples.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Writes sample `index` to `out`; `false` (and `out` unchanged) if there is none.
+    fn read_into(&self, index: usize, out: &mut S) -> bool;
+
+    /// A hint that sample `index` will be read soon: touches its memory so that the cache
+    /// and TLB misses of a whole batch overlap, instead of coming one sample after another.
+    /// Does nothing by default, and nothing for an index out of range.
+    ///
+    /// Measured on 100 random rows of 10,000 (60,000) images: copying `f32` rows takes
+    /// 47 µs (43 µs) alone and 35 µs after touching each row's ends; scaling byte rows,
+    /// 18 µs (38 µs) alone and 18 µs (22 µs) after touching each of their cache lines.
+    #[inline]
+    fn prefetch(&self, index: usize) {
+        let _ = index;
+    }
+}
+
+/// Bytes per cache line, the stride of [`Samples::prefetch`].
+const LINE: usize = 64;
+
+/// Reads the first and the last value of `values`: their pages' translations and first
+/// lines, after which a wide copy streams the rest with the hardware prefetcher.
+#[inline(always)]
+fn touch_ends<T: Copy>(values: &[T]) {
+    if let (Some(a), Some(b)) = (values.first(), values.last()) {
+        core::hint::black_box(*a);
+        core::hint::black_box(*b);
+    }
+}
+
+/// Reads one value per cache line of `values`, so that their misses are in flight together.
+#[inline(always)]
+fn touch<T: Copy>(values: &[T]) {
+    for v in values
+        .iter()
+        .step_by((LINE / core::mem::size_of::<T>()).max(1))
+    {
+        core::hint::black_box(*v);
+    }
+}
+
+impl<T: Copy, const N: usize> Samples<[T; N]> for [[T; N]] {
+    #[inline]
+    fn len(&self) -> usize {
+        <[[T; N]]>::len(self)
+    }
+
+    #[inline]
+    fn read_into(&self, index: usize, out: &mut [T; N]) -> bool {
+        self.get(index).map(|s| *out = *s).is_some()
+    }
+
+    #[inline]
+    fn prefetch(&self, index: usize) {
+        if let Some(s) = self.get(index) {
+            touch_ends(s);
+        }
+    }
+}
+
+impl<T: Copy, const N: usize, const K: usize> Samples<[T; N]> for [[T; N]; K] {
+    #[inline]
+    fn len(&self) -> usize {
+        K
+    }
+
+    #[inline]
+    fn read_into(&self, index: usize, out: &mut [T; N]) -> bool {
+        self[..].read_into(index, out)
+    }
+
+    #[inline]
+    fn prefetch(&self, index: usize) {
+        self[..].prefetch(index)
+    }
+}
+
+impl<T: Copy, const N: usize> Samples<[T; N]> for Vec<[T; N]> {
+    #[inline]
+    fn len(&self) -> usize {
+        Vec::len(self)
+    }
+
+    #[inline]
+    fn read_into(&self, index: usize, out: &mut [T; N]) -> bool {
+        self[..].read_into(index, out)
+    }
+
+    #[inline]
+    fn prefetch(&self, index: usize) {
+        self[..].prefetch(index)
+    }
+}
+
+/// Byte images read as samples of type `S` (`[T; N]`), each pixel scaled to `[0, 1]` as
+/// the sample is drawn: the same values as [`load_mnist`](crate::io::load_mnist) gives,
+/// from a quarter of the memory. Drawing a batch reads a quarter of the bytes a batch of
+/// `f32` samples would (for the card's network: 78 KB instead of 313 KB per batch of 100).
+///
+/// Made by [`Dataset::pixels_for`], which checks the image size against the network.
+pub struct Pixels<'a, S> {
+    bytes: &'a [u8],
+    sample: PhantomData<fn() -> S>,
+}
+
+impl<S> Clone for Pixels<'_, S> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<S> Copy for Pixels<'_, S> {}
+
+impl<S> fmt::Debug for Pixels<'_, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pixels")
+            .field("bytes", &self.bytes.len())
+            .finish()
+    }
+}
+
+impl<T: Scalar, const N: usize> Samples<[T; N]> for Pixels<'_, [T; N]> {
+    #[inline]
+    fn len(&self) -> usize {
+        self.bytes.len().checked_div(N).unwrap_or(0)
+    }
+
+    #[inline]
+    fn read_into(&self, index: usize, out: &mut [T; N]) -> bool {
+        let start = index.saturating_mul(N);
+        let Some(row) = self.bytes.get(start..start.saturating_add(N)) else {
+            return false;
+        };
+        let scale = pixel_scale::<T>();
+        for (o, &b) in out.iter_mut().zip(row) {
+            *o = pixel(b, scale);
+        }
+        true
+    }
+
+    #[inline]
+    fn prefetch(&self, index: usize) {
+        let start = index.saturating_mul(N);
+        if let Some(row) = self.bytes.get(start..start.saturating_add(N)) {
+            touch(row);
+        }
     }
 }

@@ -56,6 +56,12 @@ fn valid_raw_and_gzip_files_load() {
     std::fs::remove_file(dir.join("train-images-idx3-ubyte")).unwrap();
     std::fs::write(dir.join("train-images-idx3-ubyte.gz"), gz(&raw)).unwrap();
     assert_eq!(io::load_mnist::<f64>(&dir).unwrap(), m);
+    let bytes = io::load_mnist_pixels(&dir).unwrap();
+    assert_eq!(bytes.train.values()[0], 128);
+    assert_eq!(
+        (bytes.train.scaled(), bytes.test.scaled()),
+        (m.train, m.test)
+    );
 }
 
 #[test]

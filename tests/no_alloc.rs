@@ -71,6 +71,19 @@ fn training_steps_and_predictions_do_not_allocate() {
         0,
         "Trainer::step allocated"
     );
+    let bytes = typenet::io::load_mnist_pixels(std::path::Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/data"
+    )))
+    .unwrap();
+    let (pixels, tp) = bytes.train.pixels_for::<f32, Net>().unwrap();
+    assert_eq!(
+        allocations(|| for _ in 0..20 {
+            trainer.step(&pixels, &tp).unwrap();
+        }),
+        0,
+        "Trainer::step on byte pixels allocated"
+    );
 
     let mut opt = AnyOptimizer::<f32, Net>::by_name("momentum", None).unwrap();
     let mut grads = Box::new(Net::zeros());

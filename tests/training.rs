@@ -42,6 +42,53 @@ fn the_books_recipe_reaches_092_on_the_bundled_digits() {
     );
 }
 
+#[test]
+fn training_on_byte_pixels_gives_the_same_network_as_on_f32_samples() {
+    let pixels = io::load_mnist_pixels(std::path::Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/data"
+    )))
+    .unwrap();
+    let scaled = pixels.train.scaled::<f32>();
+    assert_eq!(
+        scaled,
+        bundled::<f32>().train,
+        "the same values as load_mnist"
+    );
+    let (xp, tp) = pixels.train.pixels_for::<f32, Net>().unwrap();
+    let (x, t) = scaled.check_for::<Net>().unwrap();
+    assert_eq!((tp.len(), tp[..5].to_vec()), (t.len(), t[..5].to_vec()));
+    let mut on_pixels = Trainer::<f32, Net, _, 100>::new(Net::new(0), Sgd::new(0.1), 3);
+    let mut on_f32 = Trainer::<f32, Net, _, 100>::new(Net::new(0), Sgd::new(0.1), 3);
+    for _ in 0..200 {
+        let a = on_pixels.step(&xp, &tp).unwrap();
+        let b = on_f32.step(x, &t).unwrap();
+        assert_eq!(a.to_bits(), b.to_bits(), "the same loss, bit for bit");
+    }
+    assert!(*on_pixels.net == *on_f32.net);
+    // The source refuses what it does not hold.
+    let mut out = [0.0f32; 784];
+    assert!(typenet::data::Samples::read_into(&xp, 7_999, &mut out));
+    assert_eq!(out, x[7_999]);
+    assert!(!typenet::data::Samples::read_into(&xp, 8_000, &mut out));
+    assert!(!typenet::data::Samples::read_into(
+        &xp,
+        usize::MAX,
+        &mut out
+    ));
+    // Images of the wrong size, or labels outside the classes, are refused up front.
+    let small = Dataset::from_pixels(vec![0u8; 2 * 27 * 28], vec![1, 2], [27, 28]).unwrap();
+    assert_eq!(
+        small.pixels_for::<f32, Net>().unwrap_err().to_string(),
+        "samples are 27×28 = 756 values but the network takes 784"
+    );
+    let labels = Dataset::from_pixels(vec![0u8; 2 * 784], vec![1, 12], [28, 28]).unwrap();
+    assert_eq!(
+        labels.pixels_for::<f32, Net>().unwrap_err().to_string(),
+        "sample 1 has label 12, outside the network's 10 classes (0..10)"
+    );
+}
+
 /// The full Fashion-MNIST set (`apt-get install dataset-fashion-mnist`). Run in release:
 /// `cargo test --release --test training -- --ignored`.
 #[test]

@@ -51,13 +51,18 @@ fn main() -> ExitCode {
 
 fn run() -> Result<(), String> {
     let opts = Options::parse(std::env::args().skip(1))?;
-    let mnist = io::load_mnist::<f32>(&opts.data).map_err(|e| e.to_string())?;
-    let (x_train, t_train) = mnist
+    // Batches are drawn from the images as bytes (a quarter of the memory traffic of f32)
+    // and scaled as they are drawn; accuracy is measured on the same images scaled once.
+    let mnist = io::load_mnist_pixels(&opts.data).map_err(|e| e.to_string())?;
+    let (train_set, test_set) = (mnist.train.scaled::<f32>(), mnist.test.scaled::<f32>());
+    let (pixels, _) = mnist
         .train
+        .pixels_for::<f32, Net>()
+        .map_err(|e| format!("{} (training set): {e}", opts.data.display()))?;
+    let (x_train, t_train) = train_set
         .check_for::<Net>()
         .map_err(|e| format!("{} (training set): {e}", opts.data.display()))?;
-    let (x_test, t_test) = mnist
-        .test
+    let (x_test, t_test) = test_set
         .check_for::<Net>()
         .map_err(|e| format!("{} (test set): {e}", opts.data.display()))?;
 
@@ -123,7 +128,7 @@ fn run() -> Result<(), String> {
     let (mut loss_sum, mut loss_count) = (0.0f64, 0u64);
     let checkpoint = opts.out.join("checkpoint.safetensors");
     while trainer.iteration() < opts.iters {
-        let loss = trainer.step(x_train, &t_train).map_err(|e| e.to_string())?;
+        let loss = trainer.step(&pixels, &t_train).map_err(|e| e.to_string())?;
         loss_sum += f64::from(loss);
         loss_count += 1;
         bar.inc(1);

@@ -10,7 +10,9 @@ mod idx;
 mod weights;
 
 pub use checkpoint::{load_checkpoint, save_checkpoint, Checkpoint};
-pub use idx::{load_idx_images, load_idx_labels, load_mnist, Mnist};
+pub use idx::{
+    load_idx_images, load_idx_labels, load_idx_pixels, load_mnist, load_mnist_pixels, Mnist,
+};
 pub use weights::{load_raw, load_safetensors, save_raw, save_safetensors};
 
 use std::fmt;
