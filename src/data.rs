@@ -450,10 +450,7 @@ impl<T: Scalar, const N: usize> Samples<[T; N]> for Pixels<'_, [T; N]> {
         let Some(row) = self.bytes.get(start..start.saturating_add(N)) else {
             return false;
         };
-        let scale = pixel_scale::<T>();
-        for (o, &b) in out.iter_mut().zip(row) {
-            *o = pixel(b, scale);
-        }
+        crate::kernels::scale_bytes(row, out, pixel_scale::<T>());
         true
     }
 

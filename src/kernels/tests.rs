@@ -311,3 +311,27 @@ fn two_threads_give_bit_identical_results() {
     let (one, two) = (run(1), run(2));
     assert!(one.0 == two.0 && one.1 == two.1 && one.2 == two.2);
 }
+
+#[test]
+fn every_kernel_scales_bytes_to_the_same_values() {
+    let src: [u8; 803] = core::array::from_fn(|i| (i * 37 % 256) as u8);
+    for k in Kernel::available() {
+        let (mut a, mut b) = ([0.0f32; 803], [0.0f64; 803]);
+        scale_bytes_with(k, &src, &mut a, 1.0 / 255.0);
+        scale_bytes_with(k, &src, &mut b, 1.0 / 255.0);
+        for (i, &s) in src.iter().enumerate() {
+            assert_eq!(
+                a[i].to_bits(),
+                (f32::from(s) * (1.0 / 255.0)).to_bits(),
+                "{}",
+                k.name()
+            );
+            assert_eq!(
+                b[i].to_bits(),
+                (f64::from(s) * (1.0 / 255.0)).to_bits(),
+                "{}",
+                k.name()
+            );
+        }
+    }
+}
