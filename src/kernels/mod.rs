@@ -223,7 +223,6 @@ fn matmul_bias_dense_with<T: Scalar, const I: usize, const O: usize>(
 /// reads pixels), on the fastest kernel this CPU has: every path gives the same values (one
 /// exact conversion, one rounded product), the SIMD ones about 2.7× faster.
 #[cfg(feature = "alloc")]
-#[allow(unsafe_code)] // see `run!`
 pub(crate) fn scale_bytes<T: Scalar>(src: &[u8], dst: &mut [T], scale: T) {
     scale_bytes_with(Kernel::detect(), src, dst, scale)
 }
