@@ -52,10 +52,10 @@ impl Kernel {
     pub fn detect() -> Kernel {
         #[cfg(all(feature = "std", target_arch = "x86_64"))]
         {
-            if std::is_x86_feature_detected!("avx512f") {
+            if has_avx512() {
                 return Kernel(Path::Avx512);
             }
-            if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+            if has_avx2() {
                 return Kernel(Path::Avx2Fma);
             }
         }
@@ -68,10 +68,10 @@ impl Kernel {
         let mut all = [Some(Kernel::PORTABLE), None, None];
         #[cfg(all(feature = "std", target_arch = "x86_64"))]
         {
-            if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+            if has_avx2() {
                 all[1] = Some(Kernel(Path::Avx2Fma));
             }
-            if std::is_x86_feature_detected!("avx512f") {
+            if has_avx512() {
                 all[2] = Some(Kernel(Path::Avx512));
             }
         }
@@ -90,6 +90,21 @@ impl Kernel {
     }
 }
 
+/// Whether this CPU runs the AVX2 path: AVX2, FMA, and POPCNT (for the index lists of the
+/// zero-skipping kernels; without it a count is a dozen instructions on their critical path).
+#[cfg(all(feature = "std", target_arch = "x86_64"))]
+fn has_avx2() -> bool {
+    std::is_x86_feature_detected!("avx2")
+        && std::is_x86_feature_detected!("fma")
+        && std::is_x86_feature_detected!("popcnt")
+}
+
+/// Whether this CPU runs the AVX-512 path: the AVX2 path's instructions and AVX-512F.
+#[cfg(all(feature = "std", target_arch = "x86_64"))]
+fn has_avx512() -> bool {
+    has_avx2() && std::is_x86_feature_detected!("avx512f")
+}
+
 /// Runs a kernel body on `$k`'s instructions: the portable body without fused
 /// multiply-adds and with blocks small enough for 16 registers (a Cortex-M4F's FPU, SSE2),
 /// or the same body with fused multiply-adds and larger blocks, compiled for AVX2+FMA or
@@ -103,12 +118,12 @@ impl Kernel {
 macro_rules! run {
     ($k:expr, $f:ident($($arg:ident: $ty:ty),*)) => {{
         #[cfg(all(feature = "std", target_arch = "x86_64"))]
-        #[target_feature(enable = "avx2,fma")]
+        #[target_feature(enable = "avx2,fma,popcnt")]
         fn avx2<T: Scalar, const I: usize, const O: usize, const R: usize, const W: usize>($($arg: $ty),*) {
             $f::<T, I, O, true, R, W>($($arg),*)
         }
         #[cfg(all(feature = "std", target_arch = "x86_64"))]
-        #[target_feature(enable = "avx512f,avx2,fma")]
+        #[target_feature(enable = "avx512f,avx2,fma,popcnt")]
         fn avx512<T: Scalar, const I: usize, const O: usize, const R: usize, const W: usize>($($arg: $ty),*) {
             $f::<T, I, O, true, R, W>($($arg),*)
         }
@@ -116,8 +131,9 @@ macro_rules! run {
             Path::Portable => $f::<T, I, O, false, 2, 8>($($arg),*),
             // SAFETY (all four arms): `Path::Avx2Fma` and `Path::Avx512` are only created by
             // `Kernel::detect` and `Kernel::available`, after `is_x86_feature_detected!`
-            // confirmed "avx2" and "fma", or "avx512f" (and with it AVX2 and FMA); the
-            // field of `Kernel` is private, so no other code can create them.
+            // confirmed "avx2", "fma" and "popcnt" (`has_avx2`), and for `Avx512` also
+            // "avx512f" (`has_avx512`); the field of `Kernel` is private, so no other code
+            // can create them.
             #[cfg(all(feature = "std", target_arch = "x86_64"))]
             Path::Avx2Fma if T::BYTES == 4 => unsafe { avx2::<T, I, O, 6, 16>($($arg),*) },
             #[cfg(all(feature = "std", target_arch = "x86_64"))]
