@@ -28,10 +28,16 @@ pub(super) fn forward_body<
     w: &[[T; O]; I],
     bias: &[T; O],
     y: &mut [[T; O]],
+    density: super::Density,
 ) {
     let rows = x.len().min(y.len());
     let (x, y) = (&x[..rows], &mut y[..rows]);
-    if super::sparse::mostly_zero::<T, I, O>(x) {
+    let sparse = match density {
+        super::Density::Auto => super::sparse::mostly_zero::<T, I, O>(x),
+        super::Density::Dense => false,
+        super::Density::Sparse => true,
+    };
+    if sparse {
         super::sparse::forward_sparse::<T, I, O, FUSED>(x, w, bias, y);
     } else {
         forward_dense::<T, I, O, FUSED, R, W>(x, w, bias, y);

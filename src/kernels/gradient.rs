@@ -20,9 +20,15 @@ pub(super) fn weight_gradient_body<
     dy: &[[T; O]],
     dw: &mut [[T; O]],
     first: usize,
+    density: super::Density,
 ) {
     let rows = x.len().min(dy.len());
-    if super::sparse::sparse_enough::<T, I, W>(&x[..rows]) {
+    let sparse = match density {
+        super::Density::Auto => super::sparse::sparse_enough::<T, I, W>(&x[..rows]),
+        super::Density::Dense => false,
+        super::Density::Sparse => true,
+    };
+    if sparse {
         super::sparse::weight_gradient_sparse::<T, I, O, FUSED>(x, dy, dw, first);
     } else {
         weight_gradient_rows::<T, I, O, FUSED, R, W>(x, dy, dw, first);

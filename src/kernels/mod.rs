@@ -149,13 +149,29 @@ macro_rules! run {
 /// Two-thread splitting (feature `parallel`).
 #[cfg(feature = "parallel")]
 mod parallel {
-    /// Multiply-adds below which a second thread costs more than it saves.
+    /// Multiply-adds below which a second thread costs more than it saves. Batches that
+    /// take a zero-skipping kernel are never split: their work is a fraction of this, and
+    /// waking the second thread cost more than it saved (measured: a digits training step
+    /// at batch 100 took 159 µs on two threads against 128 µs on one).
     const MIN_WORK: usize = 1 << 20;
 
     /// Whether a kernel of `work` multiply-adds should be split across two threads.
     pub(super) fn worth_it(work: usize) -> bool {
         work >= MIN_WORK && rayon::current_num_threads() > 1
     }
+}
+
+/// Which kernel a batch takes: decided by its share of zeros, or forced (when the caller
+/// has already counted, or to test one kernel against the other).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(not(any(test, feature = "parallel")), allow(dead_code))]
+enum Density {
+    /// Count the nonzero entries and choose.
+    Auto,
+    /// The dense kernel.
+    Dense,
+    /// The zero-skipping kernel.
+    Sparse,
 }
 
 /// `a·b + c`, fused (one rounding) on the SIMD paths, plain on the portable one.
@@ -197,18 +213,26 @@ pub fn matmul_bias_with<T: Scalar, const I: usize, const O: usize>(
     y: &mut [[T; O]],
 ) {
     let rows = x.len().min(y.len());
+    #[cfg_attr(not(feature = "parallel"), allow(unused_mut))]
+    let mut density = Density::Auto;
     #[cfg(feature = "parallel")]
     if parallel::worth_it(rows * I * O) && rows >= 32 {
-        // Two halves of the rows: disjoint outputs, each computed exactly as on one thread.
-        let half = rows / 16 * 8;
-        let (y_lo, y_hi) = y[..rows].split_at_mut(half);
-        rayon::join(
-            || matmul_bias_rows_with(kernel, &x[..half], w, bias, y_lo),
-            || matmul_bias_rows_with(kernel, &x[half..rows], w, bias, y_hi),
-        );
-        return;
+        if sparse::mostly_zero::<T, I, O>(&x[..rows]) {
+            density = Density::Sparse;
+        } else {
+            // Two halves of the rows: disjoint outputs, each computed exactly as on one
+            // thread.
+            let half = rows / 16 * 8;
+            let (y_lo, y_hi) = y[..rows].split_at_mut(half);
+            let dense = Density::Dense;
+            rayon::join(
+                || matmul_bias_rows_with(kernel, &x[..half], w, bias, y_lo, dense),
+                || matmul_bias_rows_with(kernel, &x[half..rows], w, bias, y_hi, dense),
+            );
+            return;
+        }
     }
-    matmul_bias_rows_with(kernel, &x[..rows], w, bias, &mut y[..rows])
+    matmul_bias_rows_with(kernel, &x[..rows], w, bias, &mut y[..rows], density)
 }
 
 #[allow(unsafe_code)] // see `run!`
@@ -218,21 +242,9 @@ fn matmul_bias_rows_with<T: Scalar, const I: usize, const O: usize>(
     w: &[[T; O]; I],
     bias: &[T; O],
     y: &mut [[T; O]],
+    density: Density,
 ) {
-    run!(kernel, forward_body(x: &[[T; I]], w: &[[T; O]; I], bias: &[T; O], y: &mut [[T; O]]))
-}
-
-/// [`matmul_bias_with`] without skipping zero inputs (to test the zero-skipping kernel).
-#[cfg(test)]
-#[allow(unsafe_code)] // see `run!`
-fn matmul_bias_dense_with<T: Scalar, const I: usize, const O: usize>(
-    kernel: Kernel,
-    x: &[[T; I]],
-    w: &[[T; O]; I],
-    bias: &[T; O],
-    y: &mut [[T; O]],
-) {
-    run!(kernel, forward_dense(x: &[[T; I]], w: &[[T; O]; I], bias: &[T; O], y: &mut [[T; O]]))
+    run!(kernel, forward_body(x: &[[T; I]], w: &[[T; O]; I], bias: &[T; O], y: &mut [[T; O]], density: Density))
 }
 
 /// `dst[j] = src[j] · scale` for the bytes of an image (how [`Pixels`](crate::data::Pixels)
@@ -288,12 +300,8 @@ mod sparse;
 #[cfg(test)]
 mod tests;
 
-#[cfg(test)]
-use gemm::forward_dense;
 use gemm::{forward_body, transposed_body};
 use gradient::weight_gradient_body;
-#[cfg(test)]
-use gradient::weight_gradient_rows;
 
 /// `dx[r] = dy[r] · wᵀ` for every row `r`, with `w` stored (in, out).
 ///
@@ -361,19 +369,28 @@ pub fn weight_gradient_with<T: Scalar, const I: usize, const O: usize>(
         }
     }
     *db = acc;
+    #[cfg_attr(not(feature = "parallel"), allow(unused_mut))]
+    let mut density = Density::Auto;
     #[cfg(feature = "parallel")]
     if parallel::worth_it(rows * I * O) && I >= 16 {
-        // Two halves of the rows of dw: disjoint outputs, each computed exactly as on
-        // one thread.
-        let half = I / 16 * 8;
-        let (lo, hi) = dw.split_at_mut(half);
-        rayon::join(
-            || weight_gradient_rows_with(kernel, x, dy, lo, 0),
-            || weight_gradient_rows_with(kernel, x, dy, hi, half),
-        );
-        return;
+        // The AVX2 path's threshold; AVX-512's is lower, so there a batch in between takes
+        // the dense kernel on one thread.
+        if sparse::sparse_enough::<T, I, 16>(x) {
+            density = Density::Sparse;
+        } else {
+            // Two halves of the rows of dw: disjoint outputs, each computed exactly as on
+            // one thread.
+            let half = I / 16 * 8;
+            let (lo, hi) = dw.split_at_mut(half);
+            let dense = Density::Dense;
+            rayon::join(
+                || weight_gradient_rows_with(kernel, x, dy, lo, 0, dense),
+                || weight_gradient_rows_with(kernel, x, dy, hi, half, dense),
+            );
+            return;
+        }
     }
-    weight_gradient_rows_with(kernel, x, dy, dw, 0)
+    weight_gradient_rows_with(kernel, x, dy, dw, 0, density)
 }
 
 /// Rows `first..first + dw.len()` of `dw = xᵀ · dy`.
@@ -384,19 +401,7 @@ fn weight_gradient_rows_with<T: Scalar, const I: usize, const O: usize>(
     dy: &[[T; O]],
     dw: &mut [[T; O]],
     first: usize,
+    density: Density,
 ) {
-    run!(kernel, weight_gradient_body(x: &[[T; I]], dy: &[[T; O]], dw: &mut [[T; O]], first: usize))
-}
-
-/// [`weight_gradient_with`] without skipping zero inputs (to test the zero-skipping kernel).
-#[cfg(test)]
-#[allow(unsafe_code)] // see `run!`
-fn weight_gradient_dense_with<T: Scalar, const I: usize, const O: usize>(
-    kernel: Kernel,
-    x: &[[T; I]],
-    dy: &[[T; O]],
-    dw: &mut [[T; O]],
-    first: usize,
-) {
-    run!(kernel, weight_gradient_rows(x: &[[T; I]], dy: &[[T; O]], dw: &mut [[T; O]], first: usize))
+    run!(kernel, weight_gradient_body(x: &[[T; I]], dy: &[[T; O]], dw: &mut [[T; O]], first: usize, density: Density))
 }

@@ -133,6 +133,14 @@ fn mostly_zeros<T: crate::Scalar, const R: usize, const I: usize>(seed: usize) -
     })
 }
 
+/// `rows` rows without a single zero (on the heap: the larger test sizes would overflow the
+/// test thread's stack).
+fn no_zeros<T: crate::Scalar, const I: usize>(rows: usize) -> std::vec::Vec<[T; I]> {
+    (0..rows)
+        .map(|r| core::array::from_fn(|i| T::from_f64(2.0 + ((r * 31 + i * 17) as f64).sin())))
+        .collect()
+}
+
 /// The zero-skipping forward pass gives the same bits as the dense kernels on every path:
 /// skipping `0 · w` drops only exact zeros, and the other terms are added in the same order.
 fn check_zero_skipping<T: crate::Scalar, const R: usize, const I: usize, const O: usize>() {
@@ -146,11 +154,20 @@ fn check_zero_skipping<T: crate::Scalar, const R: usize, const I: usize, const O
     for k in Kernel::available() {
         let (mut skipping, mut dense) = ([[T::zero(); O]; R], [[T::zero(); O]; R]);
         matmul_bias_with(k, &x, &w, &bias, &mut skipping);
-        matmul_bias_dense_with(k, &x, &w, &bias, &mut dense);
+        matmul_bias_rows_with(k, &x, &w, &bias, &mut dense, Density::Dense);
         assert!(
             skipping == dense,
             "{} rows × {I} → {O} on {}: zero-skipping differs from dense",
             R,
+            k.name()
+        );
+        // Forced onto a batch without a single zero, the zero-skipping kernel still agrees.
+        let full = no_zeros::<T, I>(R);
+        matmul_bias_rows_with(k, &full, &w, &bias, &mut skipping, Density::Sparse);
+        matmul_bias_rows_with(k, &full, &w, &bias, &mut dense, Density::Dense);
+        assert!(
+            skipping == dense,
+            "dense batch forced sparse on {}",
             k.name()
         );
     }
@@ -183,7 +200,7 @@ fn check_sparse_gradient<T: crate::Scalar, const R: usize, const I: usize, const
         let mut dense = std::boxed::Box::new([[T::one(); O]; I]);
         let mut db = [T::zero(); O];
         weight_gradient_with(k, &x, &dy, &mut skipping, &mut db);
-        weight_gradient_dense_with(k, &x, &dy, &mut *dense, 0);
+        weight_gradient_rows_with(k, &x, &dy, &mut *dense, 0, Density::Dense);
         assert!(
             skipping == dense,
             "{R} rows × {I} → {O} on {}: zero-skipping dw differs from dense",
@@ -191,10 +208,19 @@ fn check_sparse_gradient<T: crate::Scalar, const R: usize, const I: usize, const
         );
         let first = I / 3;
         skipping.fill([T::one(); O]);
-        weight_gradient_rows_with(k, &x, &dy, &mut skipping[first..], first);
+        weight_gradient_rows_with(k, &x, &dy, &mut skipping[first..], first, Density::Auto);
         assert!(
             skipping[first..] == dense[first..],
             "rows {first}.. of {R} × {I} → {O} on {}",
+            k.name()
+        );
+        // Forced onto a batch without a single zero, the zero-skipping kernel still agrees.
+        let full = no_zeros::<T, I>(R);
+        weight_gradient_rows_with(k, &full, &dy, &mut *skipping, 0, Density::Sparse);
+        weight_gradient_rows_with(k, &full, &dy, &mut *dense, 0, Density::Dense);
+        assert!(
+            skipping == dense,
+            "dense batch forced sparse on {}",
             k.name()
         );
     }
