@@ -306,7 +306,7 @@ impl Dataset<u8> {
 /// let x = [[1.0f32, 2.0], [3.0, 4.0]];
 /// let mut out = [0.0; 2];
 /// assert!(x.read_into(1, &mut out));
-/// assert_eq!((Samples::<[f32; 2]>::len(&x[..]), out), (2, [3.0, 4.0]));
+/// assert_eq!((Samples::len(&x), out), (2, [3.0, 4.0]));
 /// assert!(!x.read_into(2, &mut out)); // no sample 2
 /// ```
 pub trait Samples<S> {
