@@ -30,8 +30,8 @@
 //! ## Features
 //! - `std` (default): file formats in [`io`]: MNIST IDX (gzip or raw), `safetensors`
 //!   with atomic writes, checkpoints. Implies `alloc`.
-//! - `alloc`: in-memory datasets ([`data`]) and the training loop ([`train`]), which keep
-//!   their buffers on the heap.
+//! - `alloc`: in-memory datasets ([`data`], including byte images a trainer scales as it
+//!   draws them) and the training loop ([`train`]), which keep their buffers on the heap.
 //! - `parallel` (opt-in): the large kernels of a batch split across two threads (rayon),
 //!   bit-identical to one thread; rayon's queues allocate.
 //! - Without `std` or `alloc`, everything needed to train and run a declared network still
@@ -39,8 +39,8 @@
 //!
 //! ## Unsafe code
 //! The crate denies `unsafe` except in one place: [`kernels`] enters code compiled for
-//! AVX2+FMA or AVX-512 after `is_x86_feature_detected!` confirmed them, through a
-//! [`kernels::Kernel`] token that cannot be made for instructions the CPU lacks.
+//! AVX2+FMA (with POPCNT) or AVX-512 after `is_x86_feature_detected!` confirmed them, through
+//! a [`kernels::Kernel`] token that cannot be made for instructions the CPU lacks.
 #![no_std]
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
