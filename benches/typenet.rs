@@ -3,7 +3,9 @@
 //! 10,000-iteration run. Criterion reports time; the throughput lines report FLOP/s
 //! (`Elements` are floating-point operations: 2 per multiply-add, counted as if dense, so
 //! zero-skipping shows as a higher rate). The digits are about 81 % zero pixels; the
-//! `dense` cases add 0.01 to every pixel so that no input can be skipped.
+//! `dense` cases add 0.01 to every pixel so that no input can be skipped. `parallel_scaling`
+//! times layer 1 at larger batches after a pause, for comparing one thread with two
+//! (`--features parallel`).
 //!
 //! `cargo bench --bench typenet` (all), `cargo bench --bench typenet -- predict` (a group).
 
@@ -207,12 +209,50 @@ fn full_run(c: &mut Criterion) {
     g.finish();
 }
 
+/// Layer 1 forward on dense batches of 100, 400 and 1000, each call after a 300 µs pause, as
+/// in a training loop where other work runs between kernels: with `--features parallel`
+/// the second thread has gone to sleep by then, and this shows what waking it costs
+/// against what splitting saves.
+fn parallel_scaling(c: &mut Criterion) {
+    let (x, _) = digits();
+    let net = Box::new(Net::new(0));
+    let mut g = c.benchmark_group("parallel_scaling");
+    g.sample_size(20);
+    for rows in [100usize, 400, 1000] {
+        let xs: Vec<[f32; 784]> = x[..rows]
+            .iter()
+            .map(|r| r.map(|v| 0.01 + 0.99 * v))
+            .collect();
+        let mut y = vec![[0.0f32; 50]; rows];
+        g.throughput(Throughput::Elements(2 * rows as u64 * 784 * 50));
+        g.bench_function(format!("affine1_forward_dense_after_pause/{rows}"), |b| {
+            b.iter_custom(|n| {
+                let mut total = std::time::Duration::ZERO;
+                for _ in 0..n {
+                    std::thread::sleep(std::time::Duration::from_micros(300));
+                    let start = std::time::Instant::now();
+                    typenet::kernels::matmul_bias(
+                        black_box(&xs),
+                        &net.affine1.w,
+                        &net.affine1.b,
+                        &mut y,
+                    );
+                    total += start.elapsed();
+                }
+                total
+            })
+        });
+    }
+    g.finish();
+}
+
 criterion_group!(
     benches,
     training_step,
     predict,
     layers,
     optimizers,
-    full_run
+    full_run,
+    parallel_scaling
 );
 criterion_main!(benches);

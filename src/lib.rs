@@ -32,8 +32,8 @@
 //!   with atomic writes, checkpoints. Implies `alloc`.
 //! - `alloc`: in-memory datasets ([`data`], including byte images a trainer scales as it
 //!   draws them) and the training loop ([`train`]), which keep their buffers on the heap.
-//! - `parallel` (opt-in): the large kernels of a batch split across two threads (rayon),
-//!   bit-identical to one thread; rayon's queues allocate.
+//! - `parallel` (opt-in): the large kernels of a dense batch (8 M multiply-adds and more)
+//!   split across two threads (rayon), bit-identical to one thread; rayon's queues allocate.
 //! - Without `std` or `alloc`, everything needed to train and run a declared network still
 //!   works, with no allocator.
 //!

@@ -149,11 +149,15 @@ macro_rules! run {
 /// Two-thread splitting (feature `parallel`).
 #[cfg(feature = "parallel")]
 mod parallel {
-    /// Multiply-adds below which a second thread costs more than it saves. Batches that
-    /// take a zero-skipping kernel are never split: their work is a fraction of this, and
-    /// waking the second thread cost more than it saved (measured: a digits training step
-    /// at batch 100 took 159 µs on two threads against 128 µs on one).
-    const MIN_WORK: usize = 1 << 20;
+    /// Multiply-adds below which a second thread costs more than it saves: 8 M, so the
+    /// card's network splits from a batch of about 200. In a training loop the second
+    /// thread has gone to sleep by the time a kernel starts, and waking it costs tens of
+    /// µs. Measured for 784 → 50, each call after a 300 µs pause
+    /// (`cargo bench --features parallel --bench typenet -- parallel_scaling`): batch 100,
+    /// 212 µs on one thread and 233 µs on two; batch 400, 627 and 462 µs; batch 1000, 1.20
+    /// and 0.90 ms. Batches that take a zero-skipping kernel are never split: their work is
+    /// a fraction of the dense count.
+    const MIN_WORK: usize = 1 << 23;
 
     /// Whether a kernel of `work` multiply-adds should be split across two threads.
     pub(super) fn worth_it(work: usize) -> bool {

@@ -312,13 +312,14 @@ fn index_lists_name_exactly_the_nonzero_entries() {
 #[cfg(feature = "parallel")]
 #[test]
 fn two_threads_give_bit_identical_results() {
-    let x: Vec<[f32; 784]> = (0..100)
+    // 400 rows: 15.7 M multiply-adds per kernel, above the threshold for a second thread.
+    let x: Vec<[f32; 784]> = (0..400)
         .map(|r| core::array::from_fn(|i| ((r * 7 + i * 3) % 17) as f32 / 17.0))
         .collect();
     let w: [[f32; 50]; 784] = core::array::from_fn(|i| {
         core::array::from_fn(|o| ((i * 5 + o) % 13) as f32 / 130.0 - 0.05)
     });
-    let dy: Vec<[f32; 50]> = (0..100)
+    let dy: Vec<[f32; 50]> = (0..400)
         .map(|r| core::array::from_fn(|o| ((r + o * 11) % 7) as f32 / 70.0 - 0.05))
         .collect();
     let run = |threads: usize| {
@@ -327,13 +328,22 @@ fn two_threads_give_bit_identical_results() {
             .build()
             .unwrap();
         pool.install(|| {
-            let mut y = vec![[0.0f32; 50]; 100];
+            let mut y = vec![[0.0f32; 50]; 400];
             matmul_bias(&x, &w, &[0.1; 50], &mut y);
             let (mut dw, mut db) = (Box::new([[0.0f32; 50]; 784]), [0.0; 50]);
             weight_gradient(&x, &dy, &mut dw, &mut db);
             (y, dw, db)
         })
     };
+    // The batch must take the dense kernels and be large enough to split, or this test
+    // would compare one thread with itself.
+    assert!(!sparse::mostly_zero::<f32, 784, 50>(&x) && !sparse::sparse_enough::<f32, 784, 16>(&x));
+    let splits = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .unwrap()
+        .install(|| parallel::worth_it(x.len() * 784 * 50));
+    assert!(splits, "400 rows must be split across two threads");
     let (one, two) = (run(1), run(2));
     assert!(one.0 == two.0 && one.1 == two.1 && one.2 == two.2);
 }
