@@ -73,18 +73,18 @@ pub(super) fn nonzero_offsets<T: Scalar>(x: &[T], idx: &mut [u16; SPAN + GROUP])
 }
 
 /// Whether skipping zeros pays for a batch `x` feeding `O` outputs: when at most
-/// `O / (2·O + 64)` of its entries are nonzero (30 % for 50 outputs, 12 % for 10).
+/// `O / (O + 44)` of its entries are nonzero (53 % for 50 outputs, 19 % for 10).
 ///
-/// A nonzero input costs the zero-skipping kernel more than an input costs the
-/// register-blocked dense kernel, which reuses each weight across a block of rows, and the
-/// fixed part of that cost (finding the input, broadcasting it) weighs most when there are
-/// few outputs. Measured for 784 → 50 at batch 100 on AVX2
-/// (`cargo bench --bench typenet -- affine1_forward`): dense 121 µs; zero-skipping 65 µs
-/// at 19 % nonzero, so the two meet near 44 %; the threshold keeps a margin below that.
-/// Handwritten digits are 19 % nonzero; Fashion-MNIST, 50 %.
+/// A nonzero input costs the zero-skipping kernel about what an input costs the
+/// register-blocked dense kernel, plus a fixed part (finding the input, broadcasting it)
+/// that weighs most when there are few outputs. Measured for 784 → 50 at batch 100 on AVX2,
+/// forcing each kernel: dense 115 µs; zero-skipping 50 µs at 19 % nonzero, 80 µs at 35 %,
+/// 97 µs at 43 %, 106 µs at 51 %, so the two meet near 58 %, and the threshold stays a
+/// little below that. Handwritten digits are 19 % nonzero; Fashion-MNIST, 50 % (±1.5 %
+/// from batch to batch).
 #[inline(always)]
 pub(super) fn mostly_zero<T: Scalar, const I: usize, const O: usize>(x: &[[T; I]]) -> bool {
-    nonzero_at_most(x, (x.len() * I) as u64 * O as u64 / (2 * O as u64 + 64))
+    nonzero_at_most(x, (x.len() * I) as u64 * O as u64 / (O as u64 + 44))
 }
 
 /// Whether the weight gradient of a batch `x` should skip its zeros, on a path whose tiles
