@@ -57,6 +57,10 @@ pub(super) fn weight_gradient_rows<
         return;
     }
     match half_tile_start::<W>(O) {
+        Some(full) if O - full <= 2 => {
+            weight_gradient_columns::<T, I, O, FUSED, R, W>(x, dy, dw, first, 0, full);
+            weight_gradient_last_columns::<T, I, O, FUSED>(x, dy, dw, first, full);
+        }
         Some(full) => {
             weight_gradient_columns::<T, I, O, FUSED, R, W>(x, dy, dw, first, 0, full);
             weight_gradient_columns::<T, I, O, FUSED, R, HALF>(x, dy, dw, first, full, O);
@@ -132,6 +136,52 @@ pub(super) fn weight_gradient_columns<
                     }
                 }
                 store_tile::<T, O, 1, W>(&acc, dwi, o0, n);
+            }
+        }
+    }
+}
+
+/// Inputs per block of [`weight_gradient_last_columns`]: 6 vectors of 8 `f32` per column.
+const INPUT_BLOCK: usize = 48;
+
+/// Columns `start..O` of `dw = xᵀ · dy` when there are one or two of them (the last 2 of 50
+/// outputs, say), vectorised over inputs instead of outputs: a tile of outputs would be
+/// mostly padding. Each entry is still the sum over rows in order, from zero, so the bits
+/// are those of the tiled kernel.
+#[inline(always)]
+fn weight_gradient_last_columns<T: Scalar, const I: usize, const O: usize, const FUSED: bool>(
+    x: &[[T; I]],
+    dy: &[[T; O]],
+    dw: &mut [[T; O]],
+    first: usize,
+    start: usize,
+) {
+    for (blk, dwb) in dw.chunks_mut(INPUT_BLOCK).enumerate() {
+        let i0 = first + blk * INPUT_BLOCK;
+        // Two columns at once: twelve independent chains of multiply-adds.
+        let mut acc = [[T::zero(); INPUT_BLOCK]; 2];
+        for (xr, dyr) in x.iter().zip(dy) {
+            let xs = xr.get(i0..i0 + dwb.len()).unwrap_or(&[]);
+            let d = [start, start + 1].map(|o| dyr.get(o).copied().unwrap_or(T::zero()));
+            if let Ok(xs) = <&[T; INPUT_BLOCK]>::try_from(xs) {
+                for (a, &dv) in acc.iter_mut().zip(&d) {
+                    for (ai, &xv) in a.iter_mut().zip(xs) {
+                        *ai = madd::<T, FUSED>(xv, dv, *ai);
+                    }
+                }
+            } else {
+                for (a, &dv) in acc.iter_mut().zip(&d) {
+                    for (ai, &xv) in a.iter_mut().zip(xs) {
+                        *ai = madd::<T, FUSED>(xv, dv, *ai);
+                    }
+                }
+            }
+        }
+        for (k, row) in dwb.iter_mut().enumerate() {
+            for (a, o) in acc.iter().zip(start..O) {
+                if let (Some(cell), Some(&v)) = (row.get_mut(o), a.get(k)) {
+                    *cell = v;
+                }
             }
         }
     }

@@ -95,7 +95,7 @@ pub(super) fn mostly_zero<T: Scalar, const I: usize, const O: usize>(x: &[[T; I]
 /// kernel: the dense kernel is bound by its multiply-adds, the zero-skipping one by their
 /// latency. So the break-even lies near a density of one half. Measured for 784 → 50 at
 /// batch 100 on AVX2 (`cargo bench --bench typenet -- affine1_backward_params`): dense
-/// 113 µs; zero-skipping 45 µs at 19 % nonzero, 98 µs at 51 %, 126 µs at 59 %. Wider
+/// 100 µs; zero-skipping 45 µs at 19 % nonzero, 98 µs at 51 %, 126 µs at 59 %. Wider
 /// vectors halve the dense kernel's time but not the latency, hence the quarter for
 /// 32-wide tiles (an estimate: no AVX-512 machine was at hand).
 #[inline(always)]
