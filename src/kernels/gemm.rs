@@ -32,12 +32,7 @@ pub(super) fn forward_body<
 ) {
     let rows = x.len().min(y.len());
     let (x, y) = (&x[..rows], &mut y[..rows]);
-    let sparse = match density {
-        super::Density::Auto => super::sparse::mostly_zero::<T, I, O>(x),
-        super::Density::Dense => false,
-        super::Density::Sparse => true,
-    };
-    if sparse {
+    if density.sparse(|| super::sparse::mostly_zero::<T, I, O>(x)) {
         super::sparse::forward_sparse::<T, I, O, FUSED>(x, w, bias, y);
     } else {
         forward_dense::<T, I, O, FUSED, R, W>(x, w, bias, y);

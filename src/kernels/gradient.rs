@@ -23,12 +23,7 @@ pub(super) fn weight_gradient_body<
     density: super::Density,
 ) {
     let rows = x.len().min(dy.len());
-    let sparse = match density {
-        super::Density::Auto => super::sparse::sparse_enough::<T, I, W>(&x[..rows]),
-        super::Density::Dense => false,
-        super::Density::Sparse => true,
-    };
-    if sparse {
+    if density.sparse(|| super::sparse::sparse_enough::<T, I, W>(&x[..rows])) {
         super::sparse::weight_gradient_sparse::<T, I, O, FUSED>(x, dy, dw, first);
     } else {
         weight_gradient_rows::<T, I, O, FUSED, R, W>(x, dy, dw, first);

@@ -178,6 +178,18 @@ enum Density {
     Sparse,
 }
 
+impl Density {
+    /// Whether to take the zero-skipping kernel, calling `count` only for [`Density::Auto`].
+    #[inline(always)]
+    fn sparse(self, count: impl FnOnce() -> bool) -> bool {
+        match self {
+            Density::Auto => count(),
+            Density::Dense => false,
+            Density::Sparse => true,
+        }
+    }
+}
+
 /// `a·b + c`, fused (one rounding) on the SIMD paths, plain on the portable one.
 #[inline(always)]
 fn madd<T: Scalar, const FUSED: bool>(a: T, b: T, c: T) -> T {
