@@ -246,6 +246,48 @@ fn parallel_scaling(c: &mut Criterion) {
     g.finish();
 }
 
+/// Drawing a batch of 100 random samples from 60,000 (the size of Fashion-MNIST's training
+/// set), as `f32` rows and as byte rows, with and without touching them all first
+/// (`Samples::prefetch`, as `Trainer::step` does). The data is synthetic: only its size and
+/// layout matter here.
+fn draw_batch(c: &mut Criterion) {
+    use typenet::data::{Dataset, Samples};
+    const N: usize = 60_000;
+    let bytes: Vec<u8> = (0..N * 784).map(|i| (i * 7 % 251) as u8).collect();
+    let labels = vec![0u8; N];
+    let pixels = Dataset::from_pixels(bytes, labels, [28, 28]).expect("60,000 images");
+    let floats = pixels.scaled::<f32>();
+    let (xp, _) = pixels.pixels_for::<f32, Net>().expect("784 pixels");
+    let (xf, _) = floats.check_for::<Net>().expect("784 values");
+    let mut out = Box::new([[0.0f32; 784]; 100]);
+    let mut rng = Rng::new(1);
+    let mut g = c.benchmark_group("draw_batch");
+    let mut run =
+        |name: &str, source: &dyn Fn(usize, &mut [f32; 784]) -> bool, touch: &dyn Fn(usize)| {
+            g.bench_function(name, |b| {
+                b.iter(|| {
+                    let picks: [usize; 100] = std::array::from_fn(|_| rng.below(N));
+                    for &k in &picks {
+                        touch(k);
+                    }
+                    for (o, &k) in out.iter_mut().zip(&picks) {
+                        assert!(source(k, o), "sample {k} exists");
+                    }
+                    black_box(&out);
+                })
+            });
+        };
+    run("f32_rows", &|k, o| xf.read_into(k, o), &|_| {});
+    run("f32_rows_prefetched", &|k, o| xf.read_into(k, o), &|k| {
+        xf.prefetch(k)
+    });
+    run("byte_rows", &|k, o| xp.read_into(k, o), &|_| {});
+    run("byte_rows_prefetched", &|k, o| xp.read_into(k, o), &|k| {
+        xp.prefetch(k)
+    });
+    g.finish();
+}
+
 criterion_group!(
     benches,
     training_step,
@@ -253,6 +295,7 @@ criterion_group!(
     layers,
     optimizers,
     full_run,
-    parallel_scaling
+    parallel_scaling,
+    draw_batch
 );
 criterion_main!(benches);
