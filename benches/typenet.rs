@@ -246,6 +246,42 @@ fn parallel_scaling(c: &mut Criterion) {
     g.finish();
 }
 
+/// Layer 1 forward and weight gradient at batch 100 as the share of nonzero inputs grows
+/// (digits with some zero pixels set to 0.01): the kernel each batch takes, zero-skipping
+/// or dense, and what it costs. The thresholds were set from the same batches with each
+/// kernel forced (by setting `sparse::mostly_zero`'s and `sparse::sparse_enough`'s limits
+/// to all entries).
+fn density(c: &mut Criterion) {
+    let (x, _) = digits();
+    let xb = batch::<100>(&x);
+    let net = Box::new(Net::new(0));
+    let mut h = Box::new([[0.0f32; 50]; 100]);
+    let dh = Box::new([[0.01f32; 50]; 100]);
+    let mut grads = Box::new(Net::zeros());
+    let mut g = c.benchmark_group("density");
+    for extra in [0usize, 20, 30, 40, 50, 60] {
+        let mut xq = xb.clone();
+        for (r, row) in xq.iter_mut().enumerate() {
+            for (i, v) in row.iter_mut().enumerate() {
+                if *v == 0.0 && (r * 7919 + i * 104_729) % 100 < extra {
+                    *v = 0.01;
+                }
+            }
+        }
+        let nonzero = xq.iter().flatten().filter(|v| **v != 0.0).count() * 100 / (100 * 784);
+        g.bench_function(format!("affine1_forward/{nonzero}%"), |b| {
+            b.iter(|| net.affine1.forward(black_box(&*xq), &mut h))
+        });
+        g.bench_function(format!("affine1_backward_params/{nonzero}%"), |b| {
+            b.iter(|| {
+                net.affine1
+                    .param_gradient(black_box(&*xq), &dh, &mut grads.affine1)
+            })
+        });
+    }
+    g.finish();
+}
+
 /// Drawing a batch of 100 random samples from 60,000 (the size of Fashion-MNIST's training
 /// set), as `f32` rows and as byte rows, with and without touching them all first
 /// (`Samples::prefetch`, as `Trainer::step` does). The data is synthetic: only its size and
@@ -296,6 +332,7 @@ criterion_group!(
     optimizers,
     full_run,
     parallel_scaling,
-    draw_batch
+    draw_batch,
+    density
 );
 criterion_main!(benches);

@@ -78,10 +78,11 @@ pub(super) fn nonzero_offsets<T: Scalar>(x: &[T], idx: &mut [u16; SPAN + GROUP])
 /// A nonzero input costs the zero-skipping kernel about what an input costs the
 /// register-blocked dense kernel, plus a fixed part (finding the input, broadcasting it)
 /// that weighs most when there are few outputs. Measured for 784 → 50 at batch 100 on AVX2,
-/// forcing each kernel: dense 115 µs; zero-skipping 50 µs at 19 % nonzero, 80 µs at 35 %,
-/// 97 µs at 43 %, 106 µs at 51 %, so the two meet near 58 %, and the threshold stays a
-/// little below that. Handwritten digits are 19 % nonzero; Fashion-MNIST, 50 % (±1.5 %
-/// from batch to batch).
+/// forcing each kernel (this limit raised to all entries; `cargo bench --bench typenet --
+/// density` times the batches): dense 115 µs; zero-skipping 50 µs at 19 % nonzero, 80 µs
+/// at 35 %, 97 µs at 43 %, 106 µs at 51 %, so the two meet near 58 %, and the threshold
+/// stays a little below that. Handwritten digits are 19 % nonzero; Fashion-MNIST, 50 %
+/// (±1.5 % from batch to batch).
 #[inline(always)]
 pub(super) fn mostly_zero<T: Scalar, const I: usize, const O: usize>(x: &[[T; I]]) -> bool {
     nonzero_at_most(x, (x.len() * I) as u64 * O as u64 / (O as u64 + 44))
@@ -94,8 +95,9 @@ pub(super) fn mostly_zero<T: Scalar, const I: usize, const O: usize>(x: &[[T; I]
 /// A nonzero input costs the zero-skipping kernel about what any input costs the dense
 /// kernel: the dense kernel is bound by its multiply-adds, the zero-skipping one by their
 /// latency. So the break-even lies near a density of one half. Measured for 784 → 50 at
-/// batch 100 on AVX2 (`cargo bench --bench typenet -- affine1_backward_params`): dense
-/// 100 µs; zero-skipping 45 µs at 19 % nonzero, 98 µs at 51 %, 126 µs at 59 %. Wider
+/// batch 100 on AVX2, forcing each kernel (this limit raised to all entries;
+/// `cargo bench --bench typenet -- density` times the batches): dense 100 µs; zero-skipping
+/// 45 µs at 19 % nonzero, 98 µs at 51 %, 126 µs at 59 %. Wider
 /// vectors halve the dense kernel's time but not the latency, hence the quarter for
 /// 32-wide tiles (an estimate: no AVX-512 machine was at hand).
 #[inline(always)]
