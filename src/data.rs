@@ -359,56 +359,23 @@ fn touch<T: Copy>(values: &[T]) {
     }
 }
 
-impl<T: Copy, const N: usize> Samples<[T; N]> for [[T; N]] {
+/// Any slice, array or vector of samples (anything that is a slice of them), copied as it is.
+impl<T: Copy, const N: usize, C: AsRef<[[T; N]]> + ?Sized> Samples<[T; N]> for C {
     #[inline]
     fn len(&self) -> usize {
-        <[[T; N]]>::len(self)
+        self.as_ref().len()
     }
 
     #[inline]
     fn read_into(&self, index: usize, out: &mut [T; N]) -> bool {
-        self.get(index).map(|s| *out = *s).is_some()
+        self.as_ref().get(index).map(|s| *out = *s).is_some()
     }
 
     #[inline]
     fn prefetch(&self, index: usize) {
-        if let Some(s) = self.get(index) {
+        if let Some(s) = self.as_ref().get(index) {
             touch_ends(s);
         }
-    }
-}
-
-impl<T: Copy, const N: usize, const K: usize> Samples<[T; N]> for [[T; N]; K] {
-    #[inline]
-    fn len(&self) -> usize {
-        K
-    }
-
-    #[inline]
-    fn read_into(&self, index: usize, out: &mut [T; N]) -> bool {
-        self[..].read_into(index, out)
-    }
-
-    #[inline]
-    fn prefetch(&self, index: usize) {
-        self[..].prefetch(index)
-    }
-}
-
-impl<T: Copy, const N: usize> Samples<[T; N]> for Vec<[T; N]> {
-    #[inline]
-    fn len(&self) -> usize {
-        Vec::len(self)
-    }
-
-    #[inline]
-    fn read_into(&self, index: usize, out: &mut [T; N]) -> bool {
-        self[..].read_into(index, out)
-    }
-
-    #[inline]
-    fn prefetch(&self, index: usize) {
-        self[..].prefetch(index)
     }
 }
 
