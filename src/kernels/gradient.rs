@@ -22,15 +22,22 @@ pub(super) fn weight_gradient_body<
     first: usize,
     density: super::Density,
 ) {
+    // Both kernels take as many rows of `x` as of `dy`, and at least one.
     let rows = x.len().min(dy.len());
-    if density.sparse(|| super::sparse::sparse_enough::<T, I, W>(&x[..rows])) {
+    let (x, dy) = (&x[..rows], &dy[..rows]);
+    if rows == 0 {
+        dw.iter_mut().for_each(|r| r.fill(T::zero()));
+        return;
+    }
+    if density.sparse(|| super::sparse::sparse_enough::<T, I, W>(x)) {
         super::sparse::weight_gradient_sparse::<T, I, O, FUSED>(x, dy, dw, first);
     } else {
         weight_gradient_rows::<T, I, O, FUSED, R, W>(x, dy, dw, first);
     }
 }
 
-/// [`weight_gradient_body`] on every input, zero or not.
+/// [`weight_gradient_body`] on every input, zero or not (`x` and `dy` with the same number
+/// of rows, at least one).
 #[inline(always)]
 pub(super) fn weight_gradient_rows<
     T: Scalar,
@@ -45,12 +52,6 @@ pub(super) fn weight_gradient_rows<
     dw: &mut [[T; O]],
     first: usize,
 ) {
-    let rows = x.len().min(dy.len());
-    let (x, dy) = (&x[..rows], &dy[..rows]);
-    if rows == 0 {
-        dw.iter_mut().for_each(|r| r.fill(T::zero()));
-        return;
-    }
     match half_tile_start::<W>(O) {
         Some(full) if O - full <= 2 => {
             weight_gradient_columns::<T, I, O, FUSED, R, W>(x, dy, dw, first, 0, full);

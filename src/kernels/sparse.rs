@@ -246,7 +246,8 @@ const ROW_BLOCK: usize = 128;
 const KSPAN: usize = 64;
 
 /// Rows `first..first + dw.len()` of `dw = xᵀ · dy`, adding only the rows `r` with
-/// `x[r][i] ≠ 0` to row `i` of `dw`.
+/// `x[r][i] ≠ 0` to row `i` of `dw` (`x` and `dy` with the same number of rows, at least
+/// one: [`weight_gradient_body`](super::gradient::weight_gradient_body) sees to that).
 ///
 /// For a span of inputs, one pass over the batch sets bit `r` of input `i`'s mask when
 /// `x[r][i]` is not zero (branch-free: a compare, a shift, an or). Then each row of `dw`
@@ -265,11 +266,6 @@ pub(super) fn weight_gradient_sparse<
     dw: &mut [[T; O]],
     first: usize,
 ) {
-    let rows = x.len().min(dy.len());
-    let (x, dy) = (&x[..rows], &dy[..rows]);
-    if rows == 0 {
-        dw.iter_mut().for_each(|r| r.fill(T::zero()));
-    }
     for (block, (xb, dyb)) in x.chunks(ROW_BLOCK).zip(dy.chunks(ROW_BLOCK)).enumerate() {
         for (s, dws) in dw.chunks_mut(KSPAN).enumerate() {
             let k0 = first + s * KSPAN;

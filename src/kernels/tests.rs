@@ -302,6 +302,12 @@ fn zero_skipping_weight_gradient_agrees_with_reference_and_keeps_nan() {
             "{}",
             k.name()
         );
+        // An empty batch has a zero gradient, whatever `dw` held.
+        let none: [[f64; 301]; 0] = [];
+        let nothing: [[f64; 23]; 0] = [];
+        let mut stale = [[1.0; 23]; 301];
+        weight_gradient_with(k, &none, &nothing, &mut stale, &mut db);
+        assert!(stale.iter().flatten().all(|&v| v == 0.0), "{}", k.name());
     }
 }
 
