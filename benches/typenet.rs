@@ -5,7 +5,8 @@
 //! zero-skipping shows as a higher rate). The digits are about 81 % zero pixels; the
 //! `dense` cases add 0.01 to every pixel so that no input can be skipped. `parallel_scaling`
 //! times layer 1 at larger batches after a pause, for comparing one thread with two
-//! (`--features parallel`).
+//! (`--features parallel`); with that feature, `two_threads` times the training step, layer
+//! 1 and the 10,000 iterations inside `typenet::parallel::keep_awake`.
 //!
 //! `cargo bench --bench typenet` (all), `cargo bench --bench typenet -- predict` (a group).
 
@@ -209,6 +210,86 @@ fn full_run(c: &mut Criterion) {
     g.finish();
 }
 
+/// Times `f` run back to back inside [`typenet::parallel::keep_awake`], as a training loop
+/// runs there.
+#[cfg(feature = "parallel")]
+fn awake<F: FnMut() + Send>(b: &mut criterion::Bencher, mut f: F) {
+    b.iter_custom(|n| {
+        typenet::parallel::keep_awake(|| {
+            let start = std::time::Instant::now();
+            for _ in 0..n {
+                f();
+            }
+            start.elapsed()
+        })
+    })
+}
+
+/// The training step, layer 1 and the book's whole run at batch 100 on two threads: inside
+/// `keep_awake`, where every kernel from 1 M multiply-adds splits in two. Compare with the
+/// one-thread groups `train_step`, `layer` and `book_recipe`.
+#[cfg(feature = "parallel")]
+fn two_threads(c: &mut Criterion) {
+    let (x, t) = digits();
+    let xb = batch::<100>(&x);
+    let xd = dense(&xb);
+    let tb: [Class<10>; 100] = t[..100].try_into().unwrap();
+    let mut net = Box::new(Net::new(0));
+    let mut cache = Box::new(Net::new_cache::<100>());
+    let mut grads = Box::new(Net::zeros());
+    let mut opt = Sgd::new(0.1);
+    let mut g = c.benchmark_group("two_threads");
+    g.throughput(Throughput::Elements(100 * STEP));
+    for (name, input) in [("train_step_100", &xb), ("train_step_dense_100", &xd)] {
+        g.bench_function(name, |b| {
+            awake(b, || {
+                net.gradient(black_box(&**input), &tb, &mut cache, &mut grads);
+                opt.step(&mut *net, &grads);
+            })
+        });
+    }
+    let mut h = Box::new([[0.0f32; 50]; 100]);
+    let dh = Box::new([[0.01f32; 50]; 100]);
+    g.throughput(Throughput::Elements(2 * 100 * 784 * 50));
+    for (name, input) in [("affine1_forward", &xb), ("affine1_forward_dense", &xd)] {
+        g.bench_function(name, |b| {
+            awake(b, || net.affine1.forward(black_box(&**input), &mut h))
+        });
+    }
+    for (name, input) in [
+        ("affine1_backward_params", &xb),
+        ("affine1_backward_params_dense", &xd),
+    ] {
+        g.bench_function(name, |b| {
+            awake(b, || {
+                net.affine1
+                    .param_gradient(black_box(&**input), &dh, &mut grads.affine1)
+            })
+        });
+    }
+    let pixels =
+        typenet::io::load_mnist_pixels(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/data")))
+            .expect("bundled digits");
+    let (xp, tp) = pixels
+        .train
+        .pixels_for::<f32, Net>()
+        .expect("they fit the card's network");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(10_000 * 100 * STEP));
+    g.bench_function("10k_iterations_pixels", |b| {
+        awake(b, || {
+            let mut trainer = Trainer::<f32, Net, _, 100>::new(Net::new(0), Sgd::new(0.1), 0);
+            for _ in 0..10_000 {
+                trainer
+                    .step(&xp, &tp)
+                    .expect("the book's recipe does not diverge");
+            }
+            black_box(trainer.net);
+        })
+    });
+    g.finish();
+}
+
 /// Layer 1 forward on dense batches of 100, 400 and 1000, each call after a 300 µs pause, as
 /// in a training loop where other work runs between kernels: with `--features parallel`
 /// the second thread has gone to sleep by then, and this shows what waking it costs
@@ -324,6 +405,9 @@ fn draw_batch(c: &mut Criterion) {
     g.finish();
 }
 
+#[cfg(not(feature = "parallel"))]
+fn two_threads(_: &mut Criterion) {}
+
 criterion_group!(
     benches,
     training_step,
@@ -333,6 +417,7 @@ criterion_group!(
     full_run,
     parallel_scaling,
     draw_batch,
-    density
+    density,
+    two_threads
 );
 criterion_main!(benches);

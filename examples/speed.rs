@@ -4,8 +4,11 @@
 //! (so every implementation sees the same batches in the same order), then times
 //! single-sample prediction. Prints one JSON line.
 //!
-//! `cargo run --release --example speed -- --data DIR --batches FILE [--repeat N] [--pixels yes]`;
-//! `--write-batches FILE` writes the batch file (10,000 × 100 indices, `u32` LE) first.
+//! `cargo run --release --example speed -- --data DIR --batches FILE [--repeat N] [--pixels yes]
+//! [--threads 2]`; `--write-batches FILE` writes the batch file (10,000 × 100 indices, `u32`
+//! LE) first. `--threads 2` (build with `--features parallel`, and let rayon have two threads)
+//! runs the training loop inside [`typenet::parallel::keep_awake`], so its kernels split
+//! across two threads; the trained network is the same, bit for bit.
 //! With `--pixels yes`, batches are drawn from the images as bytes and scaled as they are
 //! drawn ([`typenet::data::Pixels`]) instead of copied from `f32` samples; the values, and
 //! so the trained network, are the same.
@@ -40,8 +43,8 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 fn run() -> Result<(), String> {
-    let (mut data, mut batches, mut write, mut repeat, mut bytes) =
-        (PathBuf::from("data"), None, None, 3usize, false);
+    let (mut data, mut batches, mut write, mut repeat, mut bytes, mut threads) =
+        (PathBuf::from("data"), None, None, 3usize, false, 1usize);
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
@@ -51,6 +54,7 @@ fn run() -> Result<(), String> {
             "--write-batches" => write = Some(PathBuf::from(value)),
             "--repeat" => repeat = value.parse().map_err(|_| "--repeat takes a number")?,
             "--pixels" => bytes = value == "yes",
+            "--threads" => threads = value.parse().map_err(|_| "--threads takes 1 or 2")?,
             _ => return Err(format!("unknown option {flag}")),
         }
     }
@@ -68,6 +72,9 @@ fn run() -> Result<(), String> {
             .flat_map(|_| (rng.below(x.len()) as u32).to_le_bytes())
             .collect();
         typenet::io::write_atomically(&path, &bytes).map_err(|e| e.to_string())?;
+    }
+    if threads != 1 && !cfg!(feature = "parallel") {
+        return Err("--threads 2 needs --features parallel".into());
     }
     let path = batches.ok_or("--batches FILE is required")?;
     let raw = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
@@ -89,35 +96,40 @@ fn run() -> Result<(), String> {
     let mut grads = Box::new(Net::zeros());
     let mut times = Vec::new();
     let mut net = Box::new(Net::new(0));
-    for _ in 0..repeat {
-        *net = Net::new(0);
-        let mut opt = Sgd::new(0.1f32);
-        let start = Instant::now();
-        for batch in index.chunks_exact(BATCH) {
-            // Touch the batch's samples first so that their cache misses overlap (what
-            // `Trainer::step` does).
-            for &i in batch {
-                if bytes {
-                    pixels.prefetch(i);
+    let mut train = || -> Result<(), String> {
+        for _ in 0..repeat {
+            *net = Net::new(0);
+            let mut opt = Sgd::new(0.1f32);
+            let start = Instant::now();
+            for batch in index.chunks_exact(BATCH) {
+                // What `Trainer::step` does: touch the batch's samples so that their cache
+                // misses overlap, then copy them (on two threads inside `keep_awake`).
+                let found = if bytes {
+                    pixels.gather(batch, &mut xb[..])
                 } else {
-                    x.prefetch(i);
+                    x.gather(batch, &mut xb[..])
+                };
+                if !found {
+                    return Err("a batch index past the data".into());
                 }
-            }
-            for ((xr, tr), &i) in xb.iter_mut().zip(tb.iter_mut()).zip(batch) {
-                if bytes {
-                    if !pixels.read_into(i, xr) {
-                        return Err(format!("no image {i}"));
-                    }
-                } else {
-                    *xr = x[i];
+                for (tr, &i) in tb.iter_mut().zip(batch) {
+                    *tr = t[i];
                 }
-                *tr = t[i];
+                net.gradient(&xb, &tb, &mut cache, &mut grads);
+                opt.step(&mut *net, &grads);
             }
-            net.gradient(&xb, &tb, &mut cache, &mut grads);
-            opt.step(&mut *net, &grads);
+            times.push(start.elapsed().as_secs_f64());
         }
-        times.push(start.elapsed().as_secs_f64());
+        Ok(())
+    };
+    #[cfg(feature = "parallel")]
+    if threads > 1 {
+        typenet::parallel::keep_awake(train)?;
+    } else {
+        train()?;
     }
+    #[cfg(not(feature = "parallel"))]
+    train()?;
     let accuracy = typenet::train::accuracy(&*net, xt, &tt);
 
     let mut predict = Vec::new();
@@ -132,9 +144,10 @@ fn run() -> Result<(), String> {
         predict.push(start.elapsed().as_secs_f64() / 1000.0 * 1e6);
     }
     println!(
-        "{{\"name\": \"typenet ({}{})\", \"train_s\": {:.3}, \"predict_us\": {:.3}, \"test_acc\": {:.4}}}",
+        "{{\"name\": \"typenet ({}{}{})\", \"train_s\": {:.3}, \"predict_us\": {:.3}, \"test_acc\": {:.4}}}",
         typenet::kernels::Kernel::detect().name(),
         if bytes { ", u8 pixels" } else { "" },
+        if threads > 1 { ", 2 threads" } else { "" },
         median(times),
         median(predict),
         accuracy

@@ -333,6 +333,50 @@ pub trait Samples<S> {
     fn prefetch(&self, index: usize) {
         let _ = index;
     }
+
+    /// Copies sample `picks[j]` into `out[j]` for every `j` (as many as both have), after
+    /// [prefetching](Self::prefetch) them all; `false` if an index is out of range.
+    ///
+    /// This is how a [`Trainer`](crate::train::Trainer) draws its batches. Inside
+    /// [`keep_awake`](crate::parallel::keep_awake) (feature `parallel`), a batch of 64 KiB or
+    /// more is gathered in two halves on two threads: the halves the first layer's forward
+    /// pass splits, so each thread finds its rows in its own cache.
+    ///
+    /// ```
+    /// use typenet::data::Samples;
+    /// let x = vec![[1.0f32, 2.0], [3.0, 4.0], [5.0, 6.0]];
+    /// let mut batch = [[0.0; 2]; 2];
+    /// assert!(x.gather(&[2, 0], &mut batch));
+    /// assert_eq!(batch, [[5.0, 6.0], [1.0, 2.0]]);
+    /// assert!(!x.gather(&[3, 0], &mut batch)); // no sample 3
+    /// ```
+    fn gather(&self, picks: &[usize], out: &mut [S]) -> bool
+    where
+        Self: Sync,
+        S: Send,
+    {
+        let n = picks.len().min(out.len());
+        let (picks, out) = (&picks[..n], &mut out[..n]);
+        #[cfg(feature = "parallel")]
+        if core::mem::size_of_val(out) >= 1 << 16 && crate::parallel::is_awake() {
+            let half = crate::parallel::half(n);
+            let (out_lo, out_hi) = out.split_at_mut(half);
+            let (lo, hi) = rayon::join(
+                || gather_here(self, &picks[..half], out_lo),
+                || gather_here(self, &picks[half..], out_hi),
+            );
+            return lo && hi;
+        }
+        gather_here(self, picks, out)
+    }
+}
+
+/// [`Samples::gather`] on this thread.
+fn gather_here<S, X: Samples<S> + ?Sized>(x: &X, picks: &[usize], out: &mut [S]) -> bool {
+    for &k in picks {
+        x.prefetch(k);
+    }
+    picks.iter().zip(out).all(|(&k, o)| x.read_into(k, o))
 }
 
 /// Bytes per cache line, the stride of [`Samples::prefetch`].

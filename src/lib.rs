@@ -32,8 +32,10 @@
 //!   with atomic writes, checkpoints. Implies `alloc`.
 //! - `alloc`: in-memory datasets ([`data`], including byte images a trainer scales as it
 //!   draws them) and the training loop ([`train`]), which keep their buffers on the heap.
-//! - `parallel` (opt-in): the large kernels of a dense batch (8 M multiply-adds and more)
-//!   split across two threads (rayon), bit-identical to one thread; rayon's queues allocate.
+//! - `parallel` (opt-in): kernels split across two threads (rayon), bit-identical to one
+//!   thread: those of large dense batches (8 M multiply-adds and more) anywhere, and every
+//!   kernel from 1 M inside [`parallel::keep_awake`], which keeps the second thread
+//!   spinning for a training loop (the book's batch of 100 included).
 //! - Without `std` or `alloc`, everything needed to train and run a declared network still
 //!   works, with no allocator.
 //!
@@ -69,6 +71,8 @@ pub mod gradcheck;
 pub mod io;
 pub mod kernels;
 pub mod optim;
+#[cfg(feature = "parallel")]
+pub mod parallel;
 #[cfg(feature = "alloc")]
 pub mod train;
 

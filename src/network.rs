@@ -75,7 +75,7 @@ pub trait Network<T: Scalar>: Clone {
     /// [`GenericArray`], which stable const generics cannot size from an associated const.
     type ParamCount: ArrayLength;
     /// One flat input sample: `[T; INPUTS]`.
-    type Sample: Copy;
+    type Sample: Copy + Send + Sync;
     /// One class index: `Class<CLASSES>`.
     type Label: Copy;
     /// The scores of one sample (the logits before the softmax): `[T; CLASSES]`.

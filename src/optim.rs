@@ -42,25 +42,66 @@ fn update<T: Scalar, N: Network<T>, const K: usize>(
     params: &mut N,
     grads: &N,
     slots: &mut [N; K],
-    mut f: impl FnMut(&mut T, T, &mut [T; K]),
+    f: impl Fn(&mut T, T, &mut [T; K]) + Sync,
 ) {
-    for index in 0..N::TENSORS.len() {
+    for (index, info) in N::TENSORS.iter().enumerate() {
         let (Some(p), Some(g)) = (params.tensor_mut(index), grads.tensor(index)) else {
             continue;
         };
-        let mut state = slots.each_mut().map(|s| s.tensor_mut(index));
-        for (k, (pk, &gk)) in p.iter_mut().zip(g).enumerate() {
-            let mut values = [T::zero(); K];
-            for (v, s) in values.iter_mut().zip(state.iter()) {
-                if let Some(v_in) = s.as_ref().and_then(|s| s.get(k)) {
-                    *v = *v_in;
-                }
+        let state = slots.each_mut().map(|s| s.tensor_mut(index));
+        update_tensor(p, g, state, info.shape, &f);
+    }
+}
+
+/// [`update`] for one tensor. Inside [`keep_awake`](crate::parallel::keep_awake), a large
+/// tensor is updated in two halves on two threads: the halves of the weight gradient, so
+/// each thread updates the values it has just computed.
+fn update_tensor<T: Scalar, const K: usize>(
+    p: &mut [T],
+    g: &[T],
+    #[cfg_attr(not(feature = "parallel"), allow(unused_mut))] mut state: [Option<&mut [T]>; K],
+    #[cfg_attr(not(feature = "parallel"), allow(unused_variables))] shape: &[usize],
+    f: &(impl Fn(&mut T, T, &mut [T; K]) + Sync),
+) {
+    #[cfg(feature = "parallel")]
+    if let Some(half) = crate::parallel::split_tensor(p.len().min(g.len()), shape) {
+        let (p_lo, p_hi) = p.split_at_mut(half);
+        let (g_lo, g_hi) = g.split_at(half);
+        let mut hi = [const { None }; K];
+        for (s, h) in state.iter_mut().zip(hi.iter_mut()) {
+            if let Some(whole) = s.take() {
+                let (lo, rest) = whole.split_at_mut(half.min(whole.len()));
+                (*s, *h) = (Some(lo), Some(rest));
             }
-            f(pk, gk, &mut values);
-            for (v, s) in values.iter().zip(state.iter_mut()) {
-                if let Some(slot) = s.as_mut().and_then(|s| s.get_mut(k)) {
-                    *slot = *v;
-                }
+        }
+        rayon::join(
+            || update_serial(p_lo, g_lo, state, f),
+            || update_serial(p_hi, g_hi, hi, f),
+        );
+        return;
+    }
+    update_serial(p, g, state, f)
+}
+
+/// [`update_tensor`] on this thread.
+#[inline(always)]
+fn update_serial<T: Scalar, const K: usize>(
+    p: &mut [T],
+    g: &[T],
+    mut state: [Option<&mut [T]>; K],
+    f: &(impl Fn(&mut T, T, &mut [T; K]) + Sync),
+) {
+    for (k, (pk, &gk)) in p.iter_mut().zip(g).enumerate() {
+        let mut values = [T::zero(); K];
+        for (v, s) in values.iter_mut().zip(state.iter()) {
+            if let Some(v_in) = s.as_ref().and_then(|s| s.get(k)) {
+                *v = *v_in;
+            }
+        }
+        f(pk, gk, &mut values);
+        for (v, s) in values.iter().zip(state.iter_mut()) {
+            if let Some(slot) = s.as_mut().and_then(|s| s.get_mut(k)) {
+                *slot = *v;
             }
         }
     }

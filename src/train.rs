@@ -137,7 +137,7 @@ impl<T: Scalar, N: Network<T>, O: Optimizer<T, N>, const B: usize> Trainer<T, N,
     /// `x` is any [`Samples`] source: a slice or vector of samples, or byte images as
     /// [`Pixels`](crate::data::Pixels) (scaled as each batch is drawn: a quarter of the
     /// memory traffic).
-    pub fn step<X: Samples<N::Sample> + ?Sized>(
+    pub fn step<X: Samples<N::Sample> + Sync + ?Sized>(
         &mut self,
         x: &X,
         t: &[N::Label],
@@ -149,21 +149,16 @@ impl<T: Scalar, N: Network<T>, O: Optimizer<T, N>, const B: usize> Trainer<T, N,
         if x.is_empty() || x.len() != t.len() {
             return Err(bad);
         }
-        // Draw the whole batch first and touch its samples, so that their cache misses
-        // overlap; then copy them.
         for k in self.picks.iter_mut() {
             *k = self.rng.below(x.len());
-            x.prefetch(*k);
         }
-        for ((xb, tb), &k) in self
-            .x
-            .iter_mut()
-            .zip(self.t.iter_mut())
-            .zip(self.picks.iter())
-        {
+        if !x.gather(&self.picks[..], &mut self.x[..]) {
+            return Err(bad);
+        }
+        for (tb, &k) in self.t.iter_mut().zip(self.picks.iter()) {
             match t.get(k) {
-                Some(&label) if x.read_into(k, xb) => *tb = label,
-                _ => return Err(bad),
+                Some(&label) => *tb = label,
+                None => return Err(bad),
             }
         }
         let loss = self
@@ -172,7 +167,11 @@ impl<T: Scalar, N: Network<T>, O: Optimizer<T, N>, const B: usize> Trainer<T, N,
         self.iteration += 1;
         let healthy = loss.is_finite()
             && loss.as_f64() <= self.divergence_loss
-            && (0..N::TENSORS.len()).all(|i| self.grads.tensor(i).is_some_and(|g| all_finite(g)));
+            && N::TENSORS.iter().enumerate().all(|(i, info)| {
+                self.grads
+                    .tensor(i)
+                    .is_some_and(|g| tensor_finite(g, info.shape))
+            });
         if !healthy {
             return Err(TrainError::Diverged {
                 iteration: self.iteration,
@@ -183,6 +182,22 @@ impl<T: Scalar, N: Network<T>, O: Optimizer<T, N>, const B: usize> Trainer<T, N,
         self.optimizer.step(&mut self.net, &self.grads);
         Ok(loss)
     }
+}
+
+/// Whether every value of the gradient tensor `g` (of `shape`) is finite; inside
+/// [`keep_awake`](crate::parallel::keep_awake), a large tensor is checked in two halves on two
+/// threads, each the half that thread computed.
+fn tensor_finite<T: Scalar>(
+    g: &[T],
+    #[cfg_attr(not(feature = "parallel"), allow(unused_variables))] shape: &[usize],
+) -> bool {
+    #[cfg(feature = "parallel")]
+    if let Some(half) = crate::parallel::split_tensor(g.len(), shape) {
+        let (lo, hi) = g.split_at(half);
+        let (a, b) = rayon::join(|| all_finite(lo), || all_finite(hi));
+        return a && b;
+    }
+    all_finite(g)
 }
 
 /// Whether every value of `g` is finite. Chunks without an early exit inside, so the check
@@ -232,4 +247,32 @@ fn count_hits<T: Scalar, N: Network<T>, const B: usize>(
         .zip(t)
         .filter(|(s, l)| crate::argmax(s.as_ref()) == N::label_index(l))
         .count()
+}
+
+#[cfg(all(test, feature = "parallel"))]
+mod tests {
+    use super::*;
+    use alloc::vec;
+
+    #[test]
+    fn a_non_finite_value_in_either_half_is_found_on_two_threads() {
+        let shape = [784, 50];
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            crate::parallel::keep_awake(|| {
+                let at = crate::parallel::split_tensor(784 * 50, &shape);
+                assert_eq!(at, Some(392 * 50), "the check must split");
+                let mut g = vec![0.5f32; 784 * 50];
+                assert!(tensor_finite(&g, &shape));
+                for (i, bad) in [(7, f32::NAN), (392 * 50, f32::INFINITY), (39_199, f32::NAN)] {
+                    g[i] = bad;
+                    assert!(!tensor_finite(&g, &shape), "{bad} at {i}");
+                    g[i] = 0.5;
+                }
+            })
+        });
+    }
 }

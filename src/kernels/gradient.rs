@@ -5,8 +5,9 @@ use super::gemm::{half_tile_start, load_tile, store_tile, Panel, HALF, KC};
 use super::madd;
 use crate::Scalar;
 
-/// Rows `first..first + dw.len()` of `dw = xᵀ · dy`: zero-skipping for a batch with enough
-/// zeros (see [`sparse_enough`](super::sparse::sparse_enough)), the dense kernel otherwise.
+/// Rows `first..first + dw.len()` of `dw = xᵀ · dy`: zero-skipping when those inputs of the
+/// batch have enough zeros (see [`sparse_enough`](super::sparse::sparse_enough)), the dense
+/// kernel otherwise.
 #[inline(always)]
 pub(super) fn weight_gradient_body<
     T: Scalar,
@@ -29,7 +30,7 @@ pub(super) fn weight_gradient_body<
         dw.iter_mut().for_each(|r| r.fill(T::zero()));
         return;
     }
-    if density.sparse(|| super::sparse::sparse_enough::<T, I, W>(x)) {
+    if density.sparse(|| super::sparse::sparse_enough::<T, I, W>(x, first..first + dw.len())) {
         super::sparse::weight_gradient_sparse::<T, I, O, FUSED>(x, dy, dw, first);
     } else {
         weight_gradient_rows::<T, I, O, FUSED, R, W>(x, dy, dw, first);

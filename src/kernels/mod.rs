@@ -149,19 +149,36 @@ macro_rules! run {
 /// Two-thread splitting (feature `parallel`).
 #[cfg(feature = "parallel")]
 mod parallel {
-    /// Multiply-adds below which a second thread costs more than it saves: 8 M, so the
-    /// card's network splits from a batch of about 200. In a training loop the second
+    use super::Density;
+
+    /// Multiply-adds below which a second thread costs more than it saves, in general: 8 M,
+    /// so the card's network splits from a batch of about 200. In a training loop the second
     /// thread has gone to sleep by the time a kernel starts, and waking it costs tens of
     /// µs. Measured for 784 → 50, each call after a 300 µs pause
     /// (`cargo bench --features parallel --bench typenet -- parallel_scaling`): batch 100,
     /// 212 µs on one thread and 233 µs on two; batch 400, 627 and 462 µs; batch 1000, 1.20
-    /// and 0.90 ms. Batches that take a zero-skipping kernel are never split: their work is
-    /// a fraction of the dense count.
+    /// and 0.90 ms. Such batches are split only when dense: a zero-skipping batch's work is
+    /// a fraction of the count.
     const MIN_WORK: usize = 1 << 23;
 
-    /// Whether a kernel of `work` multiply-adds should be split across two threads.
-    pub(super) fn worth_it(work: usize) -> bool {
-        work >= MIN_WORK && rayon::current_num_threads() > 1
+    /// The same inside [`keep_awake`](crate::parallel::keep_awake), where the second thread
+    /// spins and a split costs about a microsecond: 1 M, so layer 1 of the card's network
+    /// splits from a batch of 27 and layer 2 never does. Dense or zero-skipping.
+    const MIN_WORK_AWAKE: usize = 1 << 20;
+
+    /// How a kernel of `work` multiply-adds runs: whether to split it in two, and with which
+    /// density. Inside `keep_awake`, each half counts its own part of the batch (`Auto`: the
+    /// kernels give the same bits either way, and a thread then reads only its own share);
+    /// elsewhere a large batch is counted once by `sparse` and split only if dense.
+    pub(super) fn plan(work: usize, sparse: impl FnOnce() -> bool) -> (Density, bool) {
+        if crate::parallel::is_awake() {
+            return (Density::Auto, work >= MIN_WORK_AWAKE);
+        }
+        match work >= MIN_WORK && rayon::current_num_threads() > 1 {
+            false => (Density::Auto, false),
+            true if sparse() => (Density::Sparse, false),
+            true => (Density::Dense, true),
+        }
     }
 }
 
@@ -229,26 +246,25 @@ pub fn matmul_bias_with<T: Scalar, const I: usize, const O: usize>(
     y: &mut [[T; O]],
 ) {
     let rows = x.len().min(y.len());
-    #[cfg_attr(not(feature = "parallel"), allow(unused_mut))]
-    let mut density = Density::Auto;
+    let (x, y) = (&x[..rows], &mut y[..rows]);
     #[cfg(feature = "parallel")]
-    if parallel::worth_it(rows * I * O) && rows >= 32 {
-        if sparse::mostly_zero::<T, I, O>(&x[..rows]) {
-            density = Density::Sparse;
-        } else {
-            // Two halves of the rows: disjoint outputs, each computed exactly as on one
-            // thread.
-            let half = rows / 16 * 8;
-            let (y_lo, y_hi) = y[..rows].split_at_mut(half);
-            let dense = Density::Dense;
-            rayon::join(
-                || matmul_bias_rows_with(kernel, &x[..half], w, bias, y_lo, dense),
-                || matmul_bias_rows_with(kernel, &x[half..rows], w, bias, y_hi, dense),
-            );
-            return;
+    if rows >= 16 {
+        match parallel::plan(rows * I * O, || sparse::mostly_zero::<T, I, O>(x)) {
+            (density, true) => {
+                // Two halves of the rows: disjoint outputs, each computed exactly as on one
+                // thread.
+                let half = crate::parallel::half(rows);
+                let (y_lo, y_hi) = y.split_at_mut(half);
+                rayon::join(
+                    || matmul_bias_rows_with(kernel, &x[..half], w, bias, y_lo, density),
+                    || matmul_bias_rows_with(kernel, &x[half..], w, bias, y_hi, density),
+                );
+                return;
+            }
+            (density, false) => return matmul_bias_rows_with(kernel, x, w, bias, y, density),
         }
     }
-    matmul_bias_rows_with(kernel, &x[..rows], w, bias, &mut y[..rows], density)
+    matmul_bias_rows_with(kernel, x, w, bias, y, Density::Auto)
 }
 
 #[allow(unsafe_code)] // see `run!`
@@ -385,28 +401,56 @@ pub fn weight_gradient_with<T: Scalar, const I: usize, const O: usize>(
         }
     }
     *db = acc;
-    #[cfg_attr(not(feature = "parallel"), allow(unused_mut))]
-    let mut density = Density::Auto;
     #[cfg(feature = "parallel")]
-    if parallel::worth_it(rows * I * O) && I >= 16 {
-        // The AVX2 path's threshold; AVX-512's is lower, so there a batch in between takes
-        // the dense kernel on one thread.
-        if sparse::sparse_enough::<T, I, 16>(x) {
-            density = Density::Sparse;
-        } else {
-            // Two halves of the rows of dw: disjoint outputs, each computed exactly as on
-            // one thread.
-            let half = I / 16 * 8;
-            let (lo, hi) = dw.split_at_mut(half);
-            let dense = Density::Dense;
-            rayon::join(
-                || weight_gradient_rows_with(kernel, x, dy, lo, 0, dense),
-                || weight_gradient_rows_with(kernel, x, dy, hi, half, dense),
-            );
-            return;
+    if I >= 16 {
+        match parallel::plan(rows * I * O, || gradient_is_sparse::<T, I, O>(kernel, x)) {
+            (density, true) => {
+                // Two halves of the rows of dw: disjoint outputs, each computed exactly as on
+                // one thread.
+                let half = crate::parallel::half(I);
+                let (lo, hi) = dw.split_at_mut(half);
+                rayon::join(
+                    || weight_gradient_rows_with(kernel, x, dy, lo, 0, density),
+                    || weight_gradient_rows_with(kernel, x, dy, hi, half, density),
+                );
+                return;
+            }
+            (density, false) => {
+                return weight_gradient_rows_with(kernel, x, dy, dw, 0, density);
+            }
         }
     }
-    weight_gradient_rows_with(kernel, x, dy, dw, 0, density)
+    weight_gradient_rows_with(kernel, x, dy, dw, 0, Density::Auto)
+}
+
+/// Whether [`weight_gradient_with`] on `kernel` takes the zero-skipping kernel for `x` (its
+/// threshold depends on the path's tile width).
+#[cfg(feature = "parallel")]
+#[allow(unsafe_code)] // see `run!`
+fn gradient_is_sparse<T: Scalar, const I: usize, const O: usize>(
+    kernel: Kernel,
+    x: &[[T; I]],
+) -> bool {
+    let mut sparse = false;
+    let out = &mut sparse;
+    run!(kernel, gradient_is_sparse_body(x: &[[T; I]], out: &mut bool));
+    sparse
+}
+
+#[cfg(feature = "parallel")]
+#[inline(always)]
+fn gradient_is_sparse_body<
+    T: Scalar,
+    const I: usize,
+    const O: usize,
+    const FUSED: bool,
+    const R: usize,
+    const W: usize,
+>(
+    x: &[[T; I]],
+    out: &mut bool,
+) {
+    *out = sparse::sparse_enough::<T, I, W>(x, 0..I);
 }
 
 /// Rows `first..first + dw.len()` of `dw = xᵀ · dy`.

@@ -13,6 +13,7 @@
 
 use super::madd;
 use crate::Scalar;
+use core::ops::Range;
 
 /// Inputs per index list: the lists live on the stack.
 pub(super) const SPAN: usize = 256;
@@ -85,12 +86,12 @@ pub(super) fn nonzero_offsets<T: Scalar>(x: &[T], idx: &mut [u16; SPAN + GROUP])
 /// (±1.5 % from batch to batch).
 #[inline(always)]
 pub(super) fn mostly_zero<T: Scalar, const I: usize, const O: usize>(x: &[[T; I]]) -> bool {
-    nonzero_at_most(x, (x.len() * I) as u64 * O as u64 / (O as u64 + 44))
+    nonzero_at_most(x, 0..I, (x.len() * I) as u64 * O as u64 / (O as u64 + 44))
 }
 
-/// Whether the weight gradient of a batch `x` should skip its zeros, on a path whose tiles
-/// are `W` values wide: when at most half of its entries are nonzero (a quarter on
-/// AVX-512 for `f32`).
+/// Whether the rows `inputs` of the weight gradient of a batch `x` should skip its zeros, on
+/// a path whose tiles are `W` values wide: when at most half of those inputs' entries are
+/// nonzero (a quarter on AVX-512 for `f32`).
 ///
 /// A nonzero input costs the zero-skipping kernel about what any input costs the dense
 /// kernel: the dense kernel is bound by its multiply-adds, the zero-skipping one by their
@@ -101,15 +102,25 @@ pub(super) fn mostly_zero<T: Scalar, const I: usize, const O: usize>(x: &[[T; I]
 /// vectors halve the dense kernel's time but not the latency, hence the quarter for
 /// 32-wide tiles (an estimate: no AVX-512 machine was at hand).
 #[inline(always)]
-pub(super) fn sparse_enough<T: Scalar, const I: usize, const W: usize>(x: &[[T; I]]) -> bool {
-    nonzero_at_most(x, (x.len() * I) as u64 * 8 / W.max(16) as u64)
+pub(super) fn sparse_enough<T: Scalar, const I: usize, const W: usize>(
+    x: &[[T; I]],
+    inputs: Range<usize>,
+) -> bool {
+    let limit = (x.len() * inputs.len()) as u64 * 8 / W.max(16) as u64;
+    nonzero_at_most(x, inputs, limit)
 }
 
-/// Whether `x` has at most `limit` entries that are not zero (stops counting past it).
+/// Whether the `columns` of `x` have at most `limit` entries that are not zero (stops
+/// counting past it).
 #[inline(always)]
-fn nonzero_at_most<T: Scalar, const I: usize>(x: &[[T; I]], limit: u64) -> bool {
+fn nonzero_at_most<T: Scalar, const I: usize>(
+    x: &[[T; I]],
+    columns: Range<usize>,
+    limit: u64,
+) -> bool {
     let mut nonzero = 0u64;
     for row in x {
+        let row = row.get(columns.clone()).unwrap_or(&[]);
         // 32-bit counts, so the compare-and-count runs eight lanes wide.
         nonzero += u64::from(row.iter().fold(0u32, |n, &v| n + u32::from(v != T::zero())));
         if nonzero > limit {

@@ -231,7 +231,7 @@ fn skipping_zero_inputs_gives_the_dense_kernels_bits() {
 fn check_sparse_gradient<T: crate::Scalar, const R: usize, const I: usize, const O: usize>() {
     let x = mostly_zeros::<T, R, I>(R + 2 * I + O);
     assert!(
-        sparse::sparse_enough::<T, I, 32>(&x),
+        sparse::sparse_enough::<T, I, 32>(&x, 0..I),
         "the test batch must take the zero-skipping path"
     );
     let dy: [[T; O]; R] = fill::<R, O>(0.23).map(|r| r.map(T::from_f64));
@@ -357,43 +357,90 @@ fn index_lists_name_exactly_the_nonzero_entries() {
     assert_eq!(sparse::nonzero_offsets(&[0.0f32; 40], &mut idx), 0);
 }
 
+/// One batch of the two-thread tests: `rows` samples of 784 inputs, every `sparsity`-th
+/// input nonzero on average (1: dense).
+#[cfg(feature = "parallel")]
+fn split_batch(rows: usize, sparsity: usize) -> (Vec<[f32; 784]>, Vec<[f32; 50]>) {
+    let x = (0..rows)
+        .map(|r| {
+            core::array::from_fn(|i| match (r * 7 + i * 3) % 17 {
+                v if (r + i * 5) % sparsity == 0 => (v + 1) as f32 / 17.0,
+                _ => 0.0,
+            })
+        })
+        .collect();
+    let dy = (0..rows)
+        .map(|r| core::array::from_fn(|o| ((r + o * 11) % 7) as f32 / 70.0 - 0.05))
+        .collect();
+    (x, dy)
+}
+
+/// Layer 1 of the card's network on `x`, forward and weight gradient, on `kernel` in a pool
+/// of `threads`, inside [`keep_awake`](crate::parallel::keep_awake) or not.
+#[cfg(feature = "parallel")]
+#[allow(clippy::type_complexity)]
+fn layer1_on(
+    kernel: Kernel,
+    threads: usize,
+    awake: bool,
+    x: &[[f32; 784]],
+    dy: &[[f32; 50]],
+) -> (Vec<[f32; 50]>, Box<[[f32; 50]; 784]>, [f32; 50], bool) {
+    let w: Box<[[f32; 50]; 784]> = Box::new(core::array::from_fn(|i| {
+        core::array::from_fn(|o| ((i * 5 + o) % 13) as f32 / 130.0 - 0.05)
+    }));
+    let body = || {
+        let mut y = vec![[0.0f32; 50]; x.len()];
+        matmul_bias_with(kernel, x, &w, &[0.1; 50], &mut y);
+        let (mut dw, mut db) = (Box::new([[0.0f32; 50]; 784]), [0.0; 50]);
+        weight_gradient_with(kernel, x, dy, &mut dw, &mut db);
+        let split = parallel::plan(x.len() * 784 * 50, || false).1;
+        (y, dw, db, split)
+    };
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap();
+    pool.install(|| match awake {
+        true => crate::parallel::keep_awake(body),
+        false => body(),
+    })
+}
+
 #[cfg(feature = "parallel")]
 #[test]
 fn two_threads_give_bit_identical_results() {
-    // 400 rows: 15.7 M multiply-adds per kernel, above the threshold for a second thread.
-    let x: Vec<[f32; 784]> = (0..400)
-        .map(|r| core::array::from_fn(|i| ((r * 7 + i * 3) % 17) as f32 / 17.0))
-        .collect();
-    let w: [[f32; 50]; 784] = core::array::from_fn(|i| {
-        core::array::from_fn(|o| ((i * 5 + o) % 13) as f32 / 130.0 - 0.05)
-    });
-    let dy: Vec<[f32; 50]> = (0..400)
-        .map(|r| core::array::from_fn(|o| ((r + o * 11) % 7) as f32 / 70.0 - 0.05))
-        .collect();
-    let run = |threads: usize| {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .unwrap();
-        pool.install(|| {
-            let mut y = vec![[0.0f32; 50]; 400];
-            matmul_bias(&x, &w, &[0.1; 50], &mut y);
-            let (mut dw, mut db) = (Box::new([[0.0f32; 50]; 784]), [0.0; 50]);
-            weight_gradient(&x, &dy, &mut dw, &mut db);
-            (y, dw, db)
-        })
-    };
-    // The batch must take the dense kernels and be large enough to split, or this test
-    // would compare one thread with itself.
-    assert!(!sparse::mostly_zero::<f32, 784, 50>(&x) && !sparse::sparse_enough::<f32, 784, 16>(&x));
-    let splits = rayon::ThreadPoolBuilder::new()
-        .num_threads(2)
-        .build()
-        .unwrap()
-        .install(|| parallel::worth_it(x.len() * 784 * 50));
-    assert!(splits, "400 rows must be split across two threads");
-    let (one, two) = (run(1), run(2));
-    assert!(one.0 == two.0 && one.1 == two.1 && one.2 == two.2);
+    // (rows, one input in `sparsity` nonzero, inside keep_awake): a large dense batch splits
+    // anywhere; the book's batch of 100, dense or mostly zero, splits inside keep_awake.
+    for (rows, sparsity, awake) in [
+        (400, 1, false),
+        (100, 1, true),
+        (100, 5, true),
+        (37, 3, true),
+    ] {
+        let (x, dy) = split_batch(rows, sparsity);
+        let sparse = sparse::mostly_zero::<f32, 784, 50>(&x);
+        assert_eq!(
+            sparse,
+            sparsity > 1,
+            "the batch must take the kernel it is meant to"
+        );
+        for k in Kernel::available() {
+            let one = layer1_on(k, 1, awake, &x, &dy);
+            let two = layer1_on(k, 2, awake, &x, &dy);
+            // Otherwise this would compare one thread with itself.
+            assert!(
+                two.3 && !one.3,
+                "{rows} rows must split on two threads only"
+            );
+            assert!(
+                one.0 == two.0 && one.1 == two.1 && one.2 == two.2,
+                "{} rows={rows} sparsity={sparsity} on {}",
+                rows,
+                k.name()
+            );
+        }
+    }
 }
 
 #[test]
