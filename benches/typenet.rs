@@ -267,6 +267,14 @@ fn two_threads(c: &mut Criterion) {
             })
         });
     }
+    let grads = Box::new(Net::new(1));
+    g.throughput(Throughput::Elements(<Net as Network<f32>>::PARAMS as u64));
+    for name in ["sgd", "adam"] {
+        let mut opt = AnyOptimizer::<f32, Net>::by_name(name, Some(1e-6)).unwrap();
+        g.bench_function(format!("optimizer_step/{name}"), |b| {
+            awake(b, || opt.step(&mut *net, black_box(&*grads)))
+        });
+    }
     let pixels =
         typenet::io::load_mnist_pixels(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/data")))
             .expect("bundled digits");

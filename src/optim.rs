@@ -42,13 +42,16 @@ fn update<T: Scalar, N: Network<T>, const K: usize>(
     params: &mut N,
     grads: &N,
     slots: &mut [N; K],
-    f: impl Fn(&mut T, T, &mut [T; K]) + Sync,
+    f: impl Fn(&mut T, T, &mut [T; K]) + Copy + Sync,
 ) {
     for (index, info) in N::TENSORS.iter().enumerate() {
         let (Some(p), Some(g)) = (params.tensor_mut(index), grads.tensor(index)) else {
             continue;
         };
-        let state = slots.each_mut().map(|s| s.tensor_mut(index));
+        // Every slot is shaped like the parameters, so none is missing.
+        let state = slots
+            .each_mut()
+            .map(|s| s.tensor_mut(index).unwrap_or_default());
         update_tensor(p, g, state, info.shape, &f);
     }
 }
@@ -59,50 +62,58 @@ fn update<T: Scalar, N: Network<T>, const K: usize>(
 fn update_tensor<T: Scalar, const K: usize>(
     p: &mut [T],
     g: &[T],
-    #[cfg_attr(not(feature = "parallel"), allow(unused_mut))] mut state: [Option<&mut [T]>; K],
+    state: [&mut [T]; K],
     #[cfg_attr(not(feature = "parallel"), allow(unused_variables))] shape: &[usize],
-    f: &(impl Fn(&mut T, T, &mut [T; K]) + Sync),
+    f: &(impl Fn(&mut T, T, &mut [T; K]) + Copy + Sync),
 ) {
     #[cfg(feature = "parallel")]
     if let Some(half) = crate::parallel::split_tensor(p.len().min(g.len()), shape) {
         let (p_lo, p_hi) = p.split_at_mut(half);
         let (g_lo, g_hi) = g.split_at(half);
-        let mut hi = [const { None }; K];
-        for (s, h) in state.iter_mut().zip(hi.iter_mut()) {
-            if let Some(whole) = s.take() {
-                let (lo, rest) = whole.split_at_mut(half.min(whole.len()));
-                (*s, *h) = (Some(lo), Some(rest));
+        let mut hi: [&mut [T]; K] = core::array::from_fn(|_| Default::default());
+        let mut his = hi.iter_mut();
+        let lo = state.map(|s| {
+            let (lo, rest) = s.split_at_mut(half.min(s.len()));
+            if let Some(h) = his.next() {
+                *h = rest;
             }
-        }
+            lo
+        });
         rayon::join(
-            || update_serial(p_lo, g_lo, state, f),
-            || update_serial(p_hi, g_hi, hi, f),
+            || update_slices(p_lo, g_lo, lo, f),
+            || update_slices(p_hi, g_hi, hi, f),
         );
         return;
     }
-    update_serial(p, g, state, f)
+    update_slices(p, g, state, f)
 }
 
 /// [`update_tensor`] on this thread.
 #[inline(always)]
-fn update_serial<T: Scalar, const K: usize>(
+fn update_slices<T: Scalar, const K: usize>(
     p: &mut [T],
     g: &[T],
-    mut state: [Option<&mut [T]>; K],
-    f: &(impl Fn(&mut T, T, &mut [T; K]) + Sync),
+    state: [&mut [T]; K],
+    f: &(impl Fn(&mut T, T, &mut [T; K]) + Copy),
 ) {
-    for (k, (pk, &gk)) in p.iter_mut().zip(g).enumerate() {
-        let mut values = [T::zero(); K];
-        for (v, s) in values.iter_mut().zip(state.iter()) {
-            if let Some(v_in) = s.as_ref().and_then(|s| s.get(k)) {
-                *v = *v_in;
-            }
+    // A copy on this stack frame: stores to `p` cannot change what `f` captured, so its
+    // values stay in registers.
+    let f = *f;
+    // All slices cut to one length, which the compiler then knows, so the loop has no bounds
+    // checks and runs vector-wide.
+    let n = state
+        .iter()
+        .fold(p.len().min(g.len()), |n, s| n.min(s.len()));
+    let (p, g) = (&mut p[..n], &g[..n]);
+    let mut state = state.map(|s| s.split_at_mut(n).0);
+    for k in 0..n {
+        let mut v = [T::zero(); K];
+        for (vj, s) in v.iter_mut().zip(state.iter()) {
+            *vj = s[k];
         }
-        f(pk, gk, &mut values);
-        for (v, s) in values.iter().zip(state.iter_mut()) {
-            if let Some(slot) = s.as_mut().and_then(|s| s.get_mut(k)) {
-                *slot = *v;
-            }
+        f(&mut p[k], g[k], &mut v);
+        for (vj, s) in v.iter().zip(state.iter_mut()) {
+            s[k] = *vj;
         }
     }
 }
@@ -148,7 +159,7 @@ impl<T: Scalar> Default for Sgd<T> {
 impl<T: Scalar, N: Network<T>> Optimizer<T, N> for Sgd<T> {
     fn step(&mut self, params: &mut N, grads: &N) {
         let lr = self.lr;
-        update(params, grads, &mut [], |p, g, _: &mut [T; 0]| {
+        update(params, grads, &mut [], move |p, g, _: &mut [T; 0]| {
             *p = *p - lr * g
         });
         self.t += 1;
@@ -213,7 +224,7 @@ impl<T: Scalar, N: Network<T>> Default for Momentum<T, N> {
 impl<T: Scalar, N: Network<T>> Optimizer<T, N> for Momentum<T, N> {
     fn step(&mut self, params: &mut N, grads: &N) {
         let (lr, m) = (self.lr, self.momentum);
-        update(params, grads, &mut self.slots, |p, g, [v]| {
+        update(params, grads, &mut self.slots, move |p, g, [v]| {
             *v = m * *v - lr * g;
             *p = *p + *v;
         });
@@ -254,7 +265,7 @@ impl<T: Scalar, N: Network<T>> Default for AdaGrad<T, N> {
 impl<T: Scalar, N: Network<T>> Optimizer<T, N> for AdaGrad<T, N> {
     fn step(&mut self, params: &mut N, grads: &N) {
         let (lr, eps) = (self.lr, T::from_f64(EPS));
-        update(params, grads, &mut self.slots, |p, g, [h]| {
+        update(params, grads, &mut self.slots, move |p, g, [h]| {
             *h = *h + g * g;
             *p = *p - lr * g / (Float::sqrt(*h) + eps);
         });
@@ -298,7 +309,7 @@ impl<T: Scalar, N: Network<T>> Default for RmsProp<T, N> {
 impl<T: Scalar, N: Network<T>> Optimizer<T, N> for RmsProp<T, N> {
     fn step(&mut self, params: &mut N, grads: &N) {
         let (lr, rho, eps) = (self.lr, self.decay, T::from_f64(EPS));
-        update(params, grads, &mut self.slots, |p, g, [h]| {
+        update(params, grads, &mut self.slots, move |p, g, [h]| {
             *h = rho * *h + (T::one() - rho) * g * g;
             *p = *p - lr * g / (Float::sqrt(*h) + eps);
         });
@@ -360,7 +371,7 @@ impl<T: Scalar, N: Network<T>> Optimizer<T, N> for Adam<T, N> {
         let (b1, b2, eps) = (self.beta1, self.beta2, T::from_f64(EPS));
         let t = i32::try_from(self.t).unwrap_or(i32::MAX);
         let lr_t = self.lr * Float::sqrt(T::one() - b2.powi(t)) / (T::one() - b1.powi(t));
-        update(params, grads, &mut self.slots, |p, g, [m, v]| {
+        update(params, grads, &mut self.slots, move |p, g, [m, v]| {
             *m = *m + (T::one() - b1) * (g - *m);
             *v = *v + (T::one() - b2) * (g * g - *v);
             *p = *p - lr_t * *m / (Float::sqrt(*v) + eps);

@@ -9,7 +9,9 @@ pub const USAGE: &str = "usage: cargo run --release --example train -- [options]
   --optimizer NAME     sgd | momentum | adagrad | rmsprop | adam (default sgd)
   --seed N             seed of the initial weights and of the batches (default 0)
   --out DIR            where weights, checkpoint and curves go (default runs/train)
-  --resume FILE        continue from a checkpoint written by an earlier run";
+  --resume FILE        continue from a checkpoint written by an earlier run
+  --threads N          1, or 2 to split each step across two threads (build with
+                       --features parallel); the same network either way";
 
 /// The options, as given.
 #[derive(Clone, Debug, PartialEq)]
@@ -21,6 +23,7 @@ pub struct Options {
     pub seed: u64,
     pub out: PathBuf,
     pub resume: Option<PathBuf>,
+    pub threads: usize,
 }
 
 impl Options {
@@ -33,6 +36,7 @@ impl Options {
             seed: 0,
             out: PathBuf::from("runs/train"),
             resume: None,
+            threads: 1,
         };
         let mut args = args.into_iter();
         while let Some(flag) = args.next() {
@@ -56,6 +60,15 @@ impl Options {
                 "--seed" => o.seed = number(&flag, &value)?,
                 "--out" => o.out = value.into(),
                 "--resume" => o.resume = Some(value.into()),
+                "--threads" => {
+                    o.threads = number(&flag, &value)?;
+                    if o.threads == 0 || o.threads > 2 {
+                        return Err(format!("--threads takes 1 or 2, not {value}"));
+                    }
+                    if o.threads == 2 && !cfg!(feature = "parallel") {
+                        return Err("--threads 2 needs a build with --features parallel".into());
+                    }
+                }
                 _ => return Err(format!("unknown option {flag}\n{USAGE}")),
             }
         }

@@ -125,45 +125,58 @@ fn run() -> Result<(), String> {
 
     let start = Instant::now();
     let mut epochs: Vec<Epoch> = Vec::new();
-    let (mut loss_sum, mut loss_count) = (0.0f64, 0u64);
     let checkpoint = opts.out.join("checkpoint.safetensors");
-    while trainer.iteration() < opts.iters {
-        let loss = trainer.step(&pixels, &t_train).map_err(|e| e.to_string())?;
-        loss_sum += f64::from(loss);
-        loss_count += 1;
-        bar.inc(1);
-        let i = trainer.iteration();
-        if i % iter_per_epoch == 0 || i == opts.iters {
-            let e = Epoch {
-                iteration: i,
-                loss: loss_sum / loss_count as f64,
-                train_acc: train::accuracy(&*trainer.net, x_train, &t_train),
-                test_acc: train::accuracy(&*trainer.net, x_test, &t_test),
-            };
-            (loss_sum, loss_count) = (0.0, 0);
-            let line = format!(
-                "epoch {:>3}  iter {i:>6}  loss {:.4}  train acc {:.4}  test acc {:.4}",
-                i.div_ceil(iter_per_epoch),
-                e.loss,
-                e.train_acc,
-                e.test_acc
-            );
-            bar.set_message(format!("test acc {:.4}", e.test_acc));
-            bar.println(&line);
-            if bar.is_hidden() {
-                say!("{line}");
+    let mut train_loop = || -> Result<(), String> {
+        let (mut loss_sum, mut loss_count) = (0.0f64, 0u64);
+        while trainer.iteration() < opts.iters {
+            let loss = trainer.step(&pixels, &t_train).map_err(|e| e.to_string())?;
+            loss_sum += f64::from(loss);
+            loss_count += 1;
+            bar.inc(1);
+            let i = trainer.iteration();
+            if i % iter_per_epoch == 0 || i == opts.iters {
+                let e = Epoch {
+                    iteration: i,
+                    loss: loss_sum / loss_count as f64,
+                    train_acc: train::accuracy(&*trainer.net, x_train, &t_train),
+                    test_acc: train::accuracy(&*trainer.net, x_test, &t_test),
+                };
+                (loss_sum, loss_count) = (0.0, 0);
+                let line = format!(
+                    "epoch {:>3}  iter {i:>6}  loss {:.4}  train acc {:.4}  test acc {:.4}",
+                    i.div_ceil(iter_per_epoch),
+                    e.loss,
+                    e.train_acc,
+                    e.test_acc
+                );
+                bar.set_message(format!("test acc {:.4}", e.test_acc));
+                bar.println(&line);
+                if bar.is_hidden() {
+                    say!("{line}");
+                }
+                epochs.push(e);
+                io::save_checkpoint(
+                    &checkpoint,
+                    &*trainer.net,
+                    &*trainer.optimizer,
+                    i,
+                    trainer.rng(),
+                )
+                .map_err(|e| e.to_string())?;
             }
-            epochs.push(e);
-            io::save_checkpoint(
-                &checkpoint,
-                &*trainer.net,
-                &*trainer.optimizer,
-                i,
-                trainer.rng(),
-            )
-            .map_err(|e| e.to_string())?;
         }
+        Ok(())
+    };
+    // With `--threads 2`, the loop runs inside `keep_awake`: each step splits across two
+    // threads, and trains the same network.
+    #[cfg(feature = "parallel")]
+    if opts.threads == 2 {
+        typenet::parallel::keep_awake(train_loop)?;
+    } else {
+        train_loop()?;
     }
+    #[cfg(not(feature = "parallel"))]
+    train_loop()?;
     bar.finish_and_clear();
     let seconds = start.elapsed().as_secs_f64();
 
