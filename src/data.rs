@@ -338,7 +338,7 @@ pub trait Samples<S> {
     /// [prefetching](Self::prefetch) them all; `false` if an index is out of range.
     ///
     /// This is how a [`Trainer`](crate::train::Trainer) draws its batches. Inside
-    /// [`keep_awake`](crate::parallel::keep_awake) (feature `parallel`), a batch of 64 KiB or
+    /// `parallel::keep_awake` (feature `parallel`), a batch of 64 KiB or
     /// more is gathered in two halves on two threads: the halves the first layer's forward
     /// pass splits, so each thread finds its rows in its own cache.
     ///

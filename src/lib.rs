@@ -34,7 +34,7 @@
 //!   draws them) and the training loop ([`train`]), which keep their buffers on the heap.
 //! - `parallel` (opt-in): kernels split across two threads (rayon), bit-identical to one
 //!   thread: those of large dense batches (8 M multiply-adds and more) anywhere, and every
-//!   kernel from 1 M inside [`parallel::keep_awake`], which keeps the second thread
+//!   kernel from 1 M inside `parallel::keep_awake`, which keeps the second thread
 //!   spinning for a training loop (the book's batch of 100 included).
 //! - Without `std` or `alloc`, everything needed to train and run a declared network still
 //!   works, with no allocator.

@@ -136,7 +136,8 @@ impl<T: Scalar, N: Network<T>, O: Optimizer<T, N>, const B: usize> Trainer<T, N,
     ///
     /// `x` is any [`Samples`] source: a slice or vector of samples, or byte images as
     /// [`Pixels`](crate::data::Pixels) (scaled as each batch is drawn: a quarter of the
-    /// memory traffic).
+    /// memory traffic). It is `Sync` so that, inside
+    /// `parallel::keep_awake` (feature `parallel`), two threads gather halves of the batch.
     pub fn step<X: Samples<N::Sample> + Sync + ?Sized>(
         &mut self,
         x: &X,

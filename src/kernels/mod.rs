@@ -9,7 +9,9 @@
 //! The forward pass and the weight gradient skip inputs that are exactly zero when a batch
 //! has few enough nonzero entries to pay for it (pixels of handwritten digits are 81 %
 //! zero). That changes speed, not results: the remaining terms are added in the same order,
-//! so the bits are those of the dense kernel (tested on every path).
+//! so the bits are those of the dense kernel (tested on every path). The one exception is an
+//! infinite weight facing a zero input: IEEE arithmetic makes that product NaN, and the
+//! zero-skipping kernels skip it like any zero term.
 
 use crate::Scalar;
 
