@@ -153,6 +153,8 @@ fn f32_weight_gradients_agree_with_the_reference() {
             check_f32_weight_gradient::<100, 784, 50>();
             check_f32_weight_gradient::<37, 100, 49>();
             check_f32_weight_gradient::<5, 61, 18>();
+            // The card's second layer: narrower than a 16-wide tile.
+            check_f32_weight_gradient::<100, 50, 10>();
         })
         .unwrap()
         .join()
