@@ -225,9 +225,10 @@ fn awake<F: FnMut() + Send>(b: &mut criterion::Bencher, mut f: F) {
     })
 }
 
-/// The training step, layer 1 and the book's whole run at batch 100 on two threads: inside
-/// `keep_awake`, where every kernel from 1 M multiply-adds splits in two. Compare with the
-/// one-thread groups `train_step`, `layer` and `book_recipe`.
+/// The training step, `predict`, layer 1, the optimizers and the book's whole run at batch
+/// 100 on two threads: inside `keep_awake`, where every kernel from 1 M multiply-adds splits
+/// in two. Compare with the one-thread groups `train_step`, `predict`, `layer`,
+/// `optimizer_step` and `book_recipe`.
 #[cfg(feature = "parallel")]
 fn two_threads(c: &mut Criterion) {
     let (x, t) = digits();
@@ -245,6 +246,14 @@ fn two_threads(c: &mut Criterion) {
             awake(b, || {
                 net.gradient(black_box(&**input), &tb, &mut cache, &mut grads);
                 opt.step(&mut *net, &grads);
+            })
+        });
+    }
+    g.throughput(Throughput::Elements(100 * FWD));
+    for (name, input) in [("predict_100", &xb), ("predict_dense_100", &xd)] {
+        g.bench_function(name, |b| {
+            awake(b, || {
+                black_box(net.predict(black_box(&**input)));
             })
         });
     }
