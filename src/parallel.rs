@@ -30,11 +30,14 @@ pub(crate) fn is_awake() -> bool {
     AWAKE.with(Cell::get)
 }
 
-/// Where work over `n` rows (or inputs) splits: about half, rounded down to a multiple of 8
-/// (whole register tiles for the first half). Every split of a step uses it, so each thread
-/// works on the same rows from the batch draw to the forward pass.
+/// Where work over `n` rows (or inputs) splits: half, rounded down to an even number (the
+/// zero-skipping forward pass takes rows in pairs). Every split of a step uses it, so each
+/// thread works on the same rows from the batch draw to the forward pass. For the book's
+/// batch, halves of 50 and 50 rows beat 48 and 52 (whose register tiles fit better) on the
+/// dense layer 1 forward pass: 62 µs against 69–79 µs, the minimum of 7 rounds of 2,000
+/// calls, two builds of each run in turn.
 pub(crate) const fn half(n: usize) -> usize {
-    n / 16 * 8
+    n / 4 * 2
 }
 
 /// Where a pass over a flat parameter tensor of `shape` (`len` values) splits inside
