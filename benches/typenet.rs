@@ -50,29 +50,48 @@ fn dense<const B: usize>(x: &[[f32; 784]; B]) -> Box<[[f32; 784]; B]> {
     Box::new(x.map(|r| r.map(|v| 0.01 + 0.99 * v)))
 }
 
+/// One SGD training step at batch 100 with its buffers, on the first 100 digits (`xb`) or
+/// on them made dense (`xd`).
+struct Step {
+    xb: Box<[[f32; 784]; 100]>,
+    xd: Box<[[f32; 784]; 100]>,
+    tb: [Class<10>; 100],
+    net: Box<Net>,
+    cache: Box<TwoLayerNetCache<f32, 100>>,
+    grads: Box<Net>,
+    opt: Sgd<f32>,
+}
+
+impl Step {
+    fn new() -> Step {
+        let (x, t) = digits();
+        let xb = batch::<100>(&x);
+        Step {
+            xd: dense(&xb),
+            xb,
+            tb: t[..100].try_into().unwrap(),
+            net: Box::new(Net::new(0)),
+            cache: Box::new(Net::new_cache::<100>()),
+            grads: Box::new(Net::zeros()),
+            opt: Sgd::new(0.1),
+        }
+    }
+
+    /// One step on the digits, or on the dense batch.
+    fn run(&mut self, dense: bool) {
+        let x = if dense { &*self.xd } else { &*self.xb };
+        self.net
+            .gradient(black_box(x), &self.tb, &mut self.cache, &mut self.grads);
+        self.opt.step(&mut *self.net, &self.grads);
+    }
+}
+
 fn training_step(c: &mut Criterion) {
-    let (x, t) = digits();
-    let xb = batch::<100>(&x);
-    let tb: [Class<10>; 100] = t[..100].try_into().unwrap();
-    let mut net = Box::new(Net::new(0));
-    let mut cache = Box::new(Net::new_cache::<100>());
-    let mut grads = Box::new(Net::zeros());
-    let mut opt = Sgd::new(0.1);
+    let mut step = Step::new();
     let mut g = c.benchmark_group("train_step");
     g.throughput(Throughput::Elements(100 * STEP));
-    g.bench_function("batch_100", |b| {
-        b.iter(|| {
-            net.gradient(black_box(&*xb), &tb, &mut cache, &mut grads);
-            opt.step(&mut *net, &grads);
-        })
-    });
-    let xd = dense(&xb);
-    g.bench_function("dense_batch_100", |b| {
-        b.iter(|| {
-            net.gradient(black_box(&*xd), &tb, &mut cache, &mut grads);
-            opt.step(&mut *net, &grads);
-        })
-    });
+    g.bench_function("batch_100", |b| b.iter(|| step.run(false)));
+    g.bench_function("dense_batch_100", |b| b.iter(|| step.run(true)));
     g.finish();
 }
 
@@ -231,24 +250,18 @@ fn awake<F: FnMut() + Send>(b: &mut criterion::Bencher, mut f: F) {
 /// `optimizer_step` and `book_recipe`.
 #[cfg(feature = "parallel")]
 fn two_threads(c: &mut Criterion) {
-    let (x, t) = digits();
-    let xb = batch::<100>(&x);
-    let xd = dense(&xb);
-    let tb: [Class<10>; 100] = t[..100].try_into().unwrap();
-    let mut net = Box::new(Net::new(0));
-    let mut cache = Box::new(Net::new_cache::<100>());
-    let mut grads = Box::new(Net::zeros());
-    let mut opt = Sgd::new(0.1);
+    let mut step = Step::new();
     let mut g = c.benchmark_group("two_threads");
     g.throughput(Throughput::Elements(100 * STEP));
-    for (name, input) in [("train_step_100", &xb), ("train_step_dense_100", &xd)] {
-        g.bench_function(name, |b| {
-            awake(b, || {
-                net.gradient(black_box(&**input), &tb, &mut cache, &mut grads);
-                opt.step(&mut *net, &grads);
-            })
-        });
-    }
+    g.bench_function("train_step_100", |b| awake(b, || step.run(false)));
+    g.bench_function("train_step_dense_100", |b| awake(b, || step.run(true)));
+    let Step {
+        xb,
+        xd,
+        mut net,
+        mut grads,
+        ..
+    } = step;
     g.throughput(Throughput::Elements(100 * FWD));
     for (name, input) in [("predict_100", &xb), ("predict_dense_100", &xd)] {
         g.bench_function(name, |b| {
