@@ -39,6 +39,27 @@ fn digits() -> (Vec<[f32; 784]>, Vec<Class<10>>) {
     (x.to_vec(), t)
 }
 
+/// The bundled training digits as bytes, for [`typenet::data::Pixels`].
+fn digit_bytes() -> typenet::data::Dataset<u8> {
+    typenet::io::load_mnist_pixels(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/data")))
+        .expect("bundled digits")
+        .train
+}
+
+/// The book's recipe: 10,000 SGD steps at batch 100 drawn from `(x, t)`.
+fn book_recipe<X: typenet::data::Samples<[f32; 784]> + Sync + ?Sized>(
+    x: &X,
+    t: &[Class<10>],
+) -> Box<Net> {
+    let mut trainer = Trainer::<f32, Net, _, 100>::new(Net::new(0), Sgd::new(0.1), 0);
+    for _ in 0..10_000 {
+        trainer
+            .step(x, t)
+            .expect("the book's recipe does not diverge");
+    }
+    trainer.net
+}
+
 fn batch<const B: usize>(x: &[[f32; 784]]) -> Box<[[f32; 784]; B]> {
     let mut b = Box::new([[0.0; 784]; B]);
     b.copy_from_slice(&x[..B]);
@@ -197,34 +218,13 @@ fn full_run(c: &mut Criterion) {
     let mut g = c.benchmark_group("book_recipe");
     g.sample_size(10);
     g.throughput(Throughput::Elements(10_000 * 100 * STEP));
-    g.bench_function("10k_iterations", |b| {
-        b.iter(|| {
-            let mut trainer = Trainer::<f32, Net, _, 100>::new(Net::new(0), Sgd::new(0.1), 0);
-            for _ in 0..10_000 {
-                trainer
-                    .step(&x, &t)
-                    .expect("the book's recipe does not diverge");
-            }
-            trainer.net
-        })
-    });
-    let pixels =
-        typenet::io::load_mnist_pixels(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/data")))
-            .expect("bundled digits");
-    let (xp, tp) = pixels
-        .train
+    g.bench_function("10k_iterations", |b| b.iter(|| book_recipe(&x, &t)));
+    let bytes = digit_bytes();
+    let (xp, tp) = bytes
         .pixels_for::<f32, Net>()
         .expect("they fit the card's network");
     g.bench_function("10k_iterations_pixels", |b| {
-        b.iter(|| {
-            let mut trainer = Trainer::<f32, Net, _, 100>::new(Net::new(0), Sgd::new(0.1), 0);
-            for _ in 0..10_000 {
-                trainer
-                    .step(&xp, &tp)
-                    .expect("the book's recipe does not diverge");
-            }
-            trainer.net
-        })
+        b.iter(|| book_recipe(&xp, &tp))
     });
     g.finish();
 }
@@ -297,24 +297,15 @@ fn two_threads(c: &mut Criterion) {
             awake(b, || opt.step(&mut *net, black_box(&*grads)))
         });
     }
-    let pixels =
-        typenet::io::load_mnist_pixels(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/data")))
-            .expect("bundled digits");
-    let (xp, tp) = pixels
-        .train
+    let bytes = digit_bytes();
+    let (xp, tp) = bytes
         .pixels_for::<f32, Net>()
         .expect("they fit the card's network");
     g.sample_size(10);
     g.throughput(Throughput::Elements(10_000 * 100 * STEP));
     g.bench_function("10k_iterations_pixels", |b| {
         awake(b, || {
-            let mut trainer = Trainer::<f32, Net, _, 100>::new(Net::new(0), Sgd::new(0.1), 0);
-            for _ in 0..10_000 {
-                trainer
-                    .step(&xp, &tp)
-                    .expect("the book's recipe does not diverge");
-            }
-            black_box(trainer.net);
+            black_box(book_recipe(&xp, &tp));
         })
     });
     g.finish();
