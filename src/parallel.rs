@@ -33,9 +33,10 @@ pub(crate) fn is_awake() -> bool {
 /// Where work over `n` rows (or inputs) splits: half, rounded down to an even number (the
 /// zero-skipping forward pass takes rows in pairs). Every split of a step uses it, so each
 /// thread works on the same rows from the batch draw to the forward pass. For the book's
-/// batch, halves of 50 and 50 rows beat 48 and 52 (whose register tiles fit better) on the
-/// dense layer 1 forward pass: 62 µs against 69–79 µs, the minimum of 7 rounds of 2,000
-/// calls, two builds of each run in turn.
+/// batch, halves of 50 and 50 rows beat 48 and 52 (whose register tiles fit better), as the
+/// slower half sets the pace: dense layer 1 forward on two threads, 62 µs against 69–79 µs
+/// (the minimum of 7 rounds of 2,000 calls, builds of both run in turn by a harness outside
+/// the repository; criterion's `two_threads` figures drift more than that on this VM).
 pub(crate) const fn half(n: usize) -> usize {
     n / 4 * 2
 }
