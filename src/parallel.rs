@@ -10,7 +10,7 @@
 //! [`keep_awake`] is the answer for a loop: it runs the loop on a thread of the pool and
 //! keeps one other thread of the pool spinning for work until the loop returns. Inside it,
 //! every kernel from 1 M multiply-adds splits in two, dense or zero-skipping, and the two
-//! halves start within a microsecond. Results are bit-identical to one thread: each half
+//! halves start within about a microsecond. Results are bit-identical to one thread: each half
 //! computes its own rows of the output exactly as one thread would (tested).
 //!
 //! The price is a second core kept busy for as long as the loop runs, which is what a
