@@ -52,6 +52,9 @@ fn training_steps_on_two_threads_do_not_allocate() {
         .num_threads(2)
         .build()
         .unwrap();
+    // Every worker has started (a starting worker allocates its queues, once): without this,
+    // the second one could still be starting while the steps are counted.
+    pool.broadcast(|_| ());
     let counted = pool.install(|| {
         typenet::parallel::keep_awake(|| {
             // Warm up: feature detection, the pool's queues.
