@@ -405,7 +405,10 @@ pub fn weight_gradient_with<T: Scalar, const I: usize, const O: usize>(
     *db = acc;
     #[cfg(feature = "parallel")]
     if I >= 16 {
-        match parallel::plan(rows * I * O, || gradient_is_sparse::<T, I, O>(kernel, x)) {
+        // The AVX2 path's threshold (16-wide tiles) decides whether a large batch outside
+        // `keep_awake` is dense enough to split; AVX-512's is lower, so there a batch in between
+        // takes the dense kernel on one thread.
+        match parallel::plan(rows * I * O, || sparse::sparse_enough::<T, I, 16>(x, 0..I)) {
             (density, true) => {
                 // Two halves of the rows of dw: disjoint outputs, each computed exactly as on
                 // one thread.
@@ -423,36 +426,6 @@ pub fn weight_gradient_with<T: Scalar, const I: usize, const O: usize>(
         }
     }
     weight_gradient_rows_with(kernel, x, dy, dw, 0, Density::Auto)
-}
-
-/// Whether [`weight_gradient_with`] on `kernel` takes the zero-skipping kernel for `x` (its
-/// threshold depends on the path's tile width).
-#[cfg(feature = "parallel")]
-#[allow(unsafe_code)] // see `run!`
-fn gradient_is_sparse<T: Scalar, const I: usize, const O: usize>(
-    kernel: Kernel,
-    x: &[[T; I]],
-) -> bool {
-    let mut sparse = false;
-    let out = &mut sparse;
-    run!(kernel, gradient_is_sparse_body(x: &[[T; I]], out: &mut bool));
-    sparse
-}
-
-#[cfg(feature = "parallel")]
-#[inline(always)]
-fn gradient_is_sparse_body<
-    T: Scalar,
-    const I: usize,
-    const O: usize,
-    const FUSED: bool,
-    const R: usize,
-    const W: usize,
->(
-    x: &[[T; I]],
-    out: &mut bool,
-) {
-    *out = sparse::sparse_enough::<T, I, W>(x, 0..I);
 }
 
 /// Rows `first..first + dw.len()` of `dw = xᵀ · dy`.
