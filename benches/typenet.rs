@@ -352,7 +352,9 @@ fn parallel_scaling(c: &mut Criterion) {
 /// (digits with some zero pixels set to 0.01): the kernel each batch takes, zero-skipping
 /// or dense, and what it costs. The thresholds were set from the same batches with each
 /// kernel forced (by setting `sparse::mostly_zero`'s and `sparse::sparse_enough`'s limits
-/// to all entries).
+/// to all entries). `affine1_forward_one_row` runs the same 100 rows one at a time (as
+/// `predict` of a single sample does), where the dense kernel has no blocks of rows to reuse
+/// weights in.
 fn density(c: &mut Criterion) {
     let (x, _) = digits();
     let xb = batch::<100>(&x);
@@ -361,7 +363,8 @@ fn density(c: &mut Criterion) {
     let dh = Box::new([[0.01f32; 50]; 100]);
     let mut grads = Box::new(Net::zeros());
     let mut g = c.benchmark_group("density");
-    for extra in [0usize, 20, 30, 40, 50, 60] {
+    let mut h1 = [[0.0f32; 50]; 1];
+    for extra in [0usize, 20, 30, 40, 50, 60, 70, 80] {
         let mut xq = xb.clone();
         for (r, row) in xq.iter_mut().enumerate() {
             for (i, v) in row.iter_mut().enumerate() {
@@ -373,6 +376,14 @@ fn density(c: &mut Criterion) {
         let nonzero = xq.iter().flatten().filter(|v| **v != 0.0).count() * 100 / (100 * 784);
         g.bench_function(format!("affine1_forward/{nonzero}%"), |b| {
             b.iter(|| net.affine1.forward(black_box(&*xq), &mut h))
+        });
+        g.bench_function(format!("affine1_forward_one_row/{nonzero}%"), |b| {
+            b.iter(|| {
+                for row in xq.iter() {
+                    net.affine1
+                        .forward(black_box(core::array::from_ref(row)), &mut h1);
+                }
+            })
         });
         g.bench_function(format!("affine1_backward_params/{nonzero}%"), |b| {
             b.iter(|| {

@@ -74,7 +74,8 @@ pub(super) fn nonzero_offsets<T: Scalar>(x: &[T], idx: &mut [u16; SPAN + GROUP])
 }
 
 /// Whether skipping zeros pays for a batch `x` feeding `O` outputs: when at most
-/// `O / (O + 44)` of its entries are nonzero (53 % for 50 outputs, 19 % for 10).
+/// `O / (O + 44)` of its entries are nonzero (53 % for 50 outputs, 19 % for 10), or, for
+/// fewer than [`FEW_ROWS`] rows, at most two thirds.
 ///
 /// A nonzero input costs the zero-skipping kernel about what an input costs the
 /// register-blocked dense kernel, plus a fixed part (finding the input, broadcasting it)
@@ -84,10 +85,31 @@ pub(super) fn nonzero_offsets<T: Scalar>(x: &[T], idx: &mut [u16; SPAN + GROUP])
 /// at 35 %, 97 µs at 43 %, 106 µs at 51 %, so the two meet near 58 %, and the threshold
 /// stays a little below that. Handwritten digits are 19 % nonzero; Fashion-MNIST, 50 %
 /// (±1.5 % from batch to batch).
+///
+/// A few rows have no blocks to reuse weights in: the dense kernel then streams every row
+/// of weights once per row of `x`, and the zero-skipping one only the rows it needs, for
+/// about the same cost per row. Measured one row at a time for 784 → 50 on AVX2, forcing
+/// each kernel: on Fashion-MNIST test images (a throwaway timing of 3,000 images, not kept),
+/// dense 1.83 µs whatever the image, zero-skipping 0.98 µs at 30–40 % nonzero, 1.44 µs at
+/// 50–60 %, 1.62 µs at 60–70 %, 1.80 µs at 70–80 %; on digits with zero pixels set to 0.01
+/// at random (`cargo bench --bench typenet -- density/affine1_forward_one_row`, 100 rows),
+/// the two meet between 59 % and 67 %. Fashion-MNIST images are 27–72 % nonzero (5th to
+/// 95th percentile), so about half of them used to take the dense kernel at the 53 % of
+/// larger batches.
 #[inline(always)]
 pub(super) fn mostly_zero<T: Scalar, const I: usize, const O: usize>(x: &[[T; I]]) -> bool {
-    nonzero_at_most(x, 0..I, (x.len() * I) as u64 * O as u64 / (O as u64 + 44))
+    let entries = (x.len() * I) as u64;
+    let limit = if x.len() < FEW_ROWS {
+        entries * 2 / 3
+    } else {
+        entries * O as u64 / (O as u64 + 44)
+    };
+    nonzero_at_most(x, 0..I, limit)
 }
+
+/// Rows below which a batch counts as a few: the zero-skipping forward pass then walks the
+/// longest index lists ([`SPAN`] inputs), and [`mostly_zero`] accepts denser batches.
+const FEW_ROWS: usize = 4;
 
 /// Whether the rows `inputs` of the weight gradient of a batch `x` should skip its zeros, on
 /// a path whose tiles are `W` values wide: when at most half of those inputs' entries are
@@ -209,7 +231,11 @@ pub(super) fn forward_sparse<T: Scalar, const I: usize, const O: usize, const FU
         *yr = *bias;
     }
     // A few rows gain nothing from keeping a span of weights in L1: use the longest lists.
-    let span = if x.len() < 4 { SPAN } else { span::<T, O>() };
+    let span = if x.len() < FEW_ROWS {
+        SPAN
+    } else {
+        span::<T, O>()
+    };
     let mut idx = [0u16; SPAN + GROUP];
     let mut idx2 = [0u16; SPAN + GROUP];
     for (s, ws) in w.chunks(span).enumerate() {

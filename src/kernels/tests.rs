@@ -468,3 +468,19 @@ fn every_kernel_scales_bytes_to_the_same_values() {
         }
     }
 }
+
+/// A few rows skip zeros up to two thirds nonzero, a batch only up to `O / (O + 44)`.
+#[test]
+fn few_rows_skip_zeros_when_denser() {
+    // `percent` of every row nonzero, spread over the row.
+    let rows = |n: usize, percent: usize| -> std::vec::Vec<[f32; 784]> {
+        (0..n)
+            .map(|r| core::array::from_fn(|i| f32::from(u8::from((i * 37 + r) % 100 < percent))))
+            .collect()
+    };
+    assert!(sparse::mostly_zero::<f32, 784, 50>(&rows(1, 60)));
+    assert!(sparse::mostly_zero::<f32, 784, 50>(&rows(3, 66)));
+    assert!(!sparse::mostly_zero::<f32, 784, 50>(&rows(1, 68)));
+    assert!(!sparse::mostly_zero::<f32, 784, 50>(&rows(4, 60)));
+    assert!(sparse::mostly_zero::<f32, 784, 50>(&rows(100, 52)));
+}
