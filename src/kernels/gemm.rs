@@ -80,6 +80,11 @@ pub(super) fn forward_dense<
 /// last 2 of 50, say), instead of a full-width tile that would be mostly padding.
 pub(super) const HALF: usize = 8;
 
+/// Rows per block of a [`HALF`]-wide tile: one vector of sums per row, so twelve rows give
+/// twelve independent chains of multiply-adds, enough to cover their latency (six would
+/// leave a quarter of the multiply-add throughput unused).
+const HALF_ROWS: usize = 12;
+
 /// Where the `W`-wide tiles over `n` columns should stop and one [`HALF`]-wide tile take the
 /// rest: only when `W` is wider than `HALF` and at most `HALF` columns remain.
 #[inline(always)]
@@ -112,7 +117,7 @@ pub(super) fn gemm_body<
     match half_tile_start::<W>(N) {
         Some(full) => {
             gemm_columns::<T, K, N, FUSED, R, W>(a, y, 0, full, &pack);
-            gemm_columns::<T, K, N, FUSED, R, HALF>(a, y, full, N, &pack);
+            gemm_columns::<T, K, N, FUSED, HALF_ROWS, HALF>(a, y, full, N, &pack);
         }
         None => gemm_columns::<T, K, N, FUSED, R, W>(a, y, 0, N, &pack),
     }
@@ -140,39 +145,63 @@ pub(super) fn gemm_columns<
         for k0 in (0..K).step_by(KC) {
             let kn = KC.min(K - k0);
             pack(panel.0[..kn].as_flattened_mut(), W, k0, o0, n);
-            let chunk = k0 / KC;
+            let panel = &panel.0;
             let (xb, x_rest) = a.as_chunks::<R>();
             let (yb, y_rest) = y.as_chunks_mut::<R>();
             for (xs, ys) in xb.iter().zip(yb.iter_mut()) {
-                let mut acc = load_tile::<T, N, R, W>(ys, o0, n);
-                let xk = xs.each_ref().map(|xr| xr.as_chunks::<KC>().0.get(chunk));
-                match xk.first().copied().flatten() {
-                    Some(first) if xk.iter().all(Option::is_some) => {
-                        forward_micro::<T, FUSED, R, W>(
-                            xk.map(|c| c.unwrap_or(first)),
-                            &panel.0,
-                            &mut acc,
-                        );
-                    }
-                    _ => {
-                        let xk = xs.each_ref().map(|xr| xr.get(k0..k0 + kn).unwrap_or(&[]));
-                        forward_micro_short::<T, FUSED, R, W>(xk, &panel.0[..kn], &mut acc);
-                    }
-                }
-                store_tile::<T, N, R, W>(&acc, ys, o0, n);
+                gemm_block::<T, K, N, FUSED, R, W>(xs, ys, panel, k0, o0, n);
+            }
+            // The rows past the last block of R, in blocks of 4, 2 and 1: a lone row would
+            // be one chain of multiply-adds per vector, bound by their latency.
+            let (x4, x_rest) = x_rest.as_chunks::<4>();
+            let (y4, y_rest) = y_rest.as_chunks_mut::<4>();
+            for (xs, ys) in x4.iter().zip(y4.iter_mut()) {
+                gemm_block::<T, K, N, FUSED, 4, W>(xs, ys, panel, k0, o0, n);
+            }
+            let (x2, x_rest) = x_rest.as_chunks::<2>();
+            let (y2, y_rest) = y_rest.as_chunks_mut::<2>();
+            for (xs, ys) in x2.iter().zip(y2.iter_mut()) {
+                gemm_block::<T, K, N, FUSED, 2, W>(xs, ys, panel, k0, o0, n);
             }
             for (xr, yr) in x_rest.iter().zip(y_rest.iter_mut()) {
-                let yr = core::array::from_mut(yr);
-                let mut acc = load_tile::<T, N, 1, W>(yr, o0, n);
-                forward_tail::<T, FUSED, W>(
-                    xr.get(k0..).unwrap_or(&[]),
-                    &panel.0[..kn],
-                    &mut acc[0],
-                );
-                store_tile::<T, N, 1, W>(&acc, yr, o0, n);
+                let (xs, ys) = (core::array::from_ref(xr), core::array::from_mut(yr));
+                gemm_block::<T, K, N, FUSED, 1, W>(xs, ys, panel, k0, o0, n);
             }
         }
     }
+}
+
+/// `ys[r][o0..o0 + n] += Σ_k xs[r][k] · panel[k]` over the chunk of inputs from `k0`, for a
+/// block of `RB` rows whose `RB×W` sums stay in registers.
+#[inline(always)]
+fn gemm_block<
+    T: Scalar,
+    const K: usize,
+    const N: usize,
+    const FUSED: bool,
+    const RB: usize,
+    const W: usize,
+>(
+    xs: &[[T; K]; RB],
+    ys: &mut [[T; N]; RB],
+    panel: &[[T; W]; KC],
+    k0: usize,
+    o0: usize,
+    n: usize,
+) {
+    let kn = KC.min(K - k0);
+    let mut acc = load_tile::<T, N, RB, W>(ys, o0, n);
+    let xk = xs.each_ref().map(|xr| xr.as_chunks::<KC>().0.get(k0 / KC));
+    match xk.first().copied().flatten() {
+        Some(first) if xk.iter().all(Option::is_some) => {
+            forward_micro::<T, FUSED, RB, W>(xk.map(|c| c.unwrap_or(first)), panel, &mut acc);
+        }
+        _ => {
+            let xk = xs.each_ref().map(|xr| xr.get(k0..k0 + kn).unwrap_or(&[]));
+            forward_micro_short::<T, FUSED, RB, W>(xk, &panel[..kn], &mut acc);
+        }
+    }
+    store_tile::<T, N, RB, W>(&acc, ys, o0, n);
 }
 
 /// The heart of the forward pass: `acc[r] += Σ_k x[r][k] · panel[k]` over a full chunk of
@@ -213,20 +242,6 @@ pub(super) fn forward_micro_short<T: Scalar, const FUSED: bool, const R: usize, 
             for j in 0..W {
                 acc[r][j] = madd::<T, FUSED>(xv, wk[j], acc[r][j]);
             }
-        }
-    }
-}
-
-/// One row over the last, shorter chunk of inputs.
-#[inline(always)]
-pub(super) fn forward_tail<T: Scalar, const FUSED: bool, const W: usize>(
-    x: &[T],
-    panel: &[[T; W]],
-    acc: &mut [T; W],
-) {
-    for (&xv, wk) in x.iter().zip(panel.iter()) {
-        for (a, &wo) in acc.iter_mut().zip(wk.iter()) {
-            *a = madd::<T, FUSED>(xv, wo, *a);
         }
     }
 }

@@ -98,44 +98,70 @@ pub(super) fn weight_gradient_columns<
                 p[src.len()..].fill(T::zero());
             }
             let (panel, xs) = (&panel.0[..rn], &x[r0..r0 + rn]);
+            let first_chunk = r0 == 0;
             let (dw_blocks, dw_rest) = dw.as_chunks_mut::<R>();
             for (blk, dwb) in dw_blocks.iter_mut().enumerate() {
                 let i0 = first + blk * R;
-                let mut acc = if r0 == 0 {
-                    [[T::zero(); W]; R]
-                } else {
-                    load_tile::<T, O, R, W>(dwb, o0, n)
-                };
-                for (xr, pk) in xs.iter().zip(panel.iter()) {
-                    let Some(xv) = xr.get(i0..i0 + R) else {
-                        break;
-                    };
-                    for (a, &xi) in acc.iter_mut().zip(xv.iter()) {
-                        for (ao, &d) in a.iter_mut().zip(pk.iter()) {
-                            *ao = madd::<T, FUSED>(xi, d, *ao);
-                        }
-                    }
-                }
-                store_tile::<T, O, R, W>(&acc, dwb, o0, n);
+                gradient_block::<T, I, O, FUSED, R, W>(xs, panel, dwb, i0, first_chunk, o0, n);
             }
-            let rest_first = first + dw_blocks.len() * R;
-            for (k, dwi) in dw_rest.iter_mut().enumerate() {
-                let dwi = core::array::from_mut(dwi);
-                let mut acc = if r0 == 0 {
-                    [[T::zero(); W]; 1]
-                } else {
-                    load_tile::<T, O, 1, W>(dwi, o0, n)
-                };
-                for (xr, pk) in xs.iter().zip(panel.iter()) {
-                    let xi = xr.get(rest_first + k).copied().unwrap_or(T::zero());
-                    for (ao, &d) in acc[0].iter_mut().zip(pk.iter()) {
-                        *ao = madd::<T, FUSED>(xi, d, *ao);
-                    }
-                }
-                store_tile::<T, O, 1, W>(&acc, dwi, o0, n);
+            // The inputs past the last block of R, in blocks of 4, 2 and 1: a lone input
+            // would be one chain of multiply-adds per vector, bound by their latency.
+            let mut i0 = first + dw_blocks.len() * R;
+            let (dw4, dw_rest) = dw_rest.as_chunks_mut::<4>();
+            for dwb in dw4.iter_mut() {
+                gradient_block::<T, I, O, FUSED, 4, W>(xs, panel, dwb, i0, first_chunk, o0, n);
+                i0 += 4;
+            }
+            let (dw2, dw_rest) = dw_rest.as_chunks_mut::<2>();
+            for dwb in dw2.iter_mut() {
+                gradient_block::<T, I, O, FUSED, 2, W>(xs, panel, dwb, i0, first_chunk, o0, n);
+                i0 += 2;
+            }
+            for dwi in dw_rest.iter_mut() {
+                let dwb = core::array::from_mut(dwi);
+                gradient_block::<T, I, O, FUSED, 1, W>(xs, panel, dwb, i0, first_chunk, o0, n);
+                i0 += 1;
             }
         }
     }
+}
+
+/// Outputs `o0..o0 + n` of the rows `i0..i0 + RB` of `dw`: `Σ_r x[r][i0 + j] · panel[r]` over
+/// the chunk of batch rows `xs` (added to what earlier chunks left in `dw`, unless this is
+/// the first), with the `RB×W` sums in registers.
+#[inline(always)]
+fn gradient_block<
+    T: Scalar,
+    const I: usize,
+    const O: usize,
+    const FUSED: bool,
+    const RB: usize,
+    const W: usize,
+>(
+    xs: &[[T; I]],
+    panel: &[[T; W]],
+    dwb: &mut [[T; O]; RB],
+    i0: usize,
+    first_chunk: bool,
+    o0: usize,
+    n: usize,
+) {
+    let mut acc = if first_chunk {
+        [[T::zero(); W]; RB]
+    } else {
+        load_tile::<T, O, RB, W>(dwb, o0, n)
+    };
+    for (xr, pk) in xs.iter().zip(panel.iter()) {
+        let Some(Ok(xv)) = xr.get(i0..i0 + RB).map(<&[T; RB]>::try_from) else {
+            break;
+        };
+        for (a, &xi) in acc.iter_mut().zip(xv.iter()) {
+            for (ao, &d) in a.iter_mut().zip(pk.iter()) {
+                *ao = madd::<T, FUSED>(xi, d, *ao);
+            }
+        }
+    }
+    store_tile::<T, O, RB, W>(&acc, dwb, o0, n);
 }
 
 /// Inputs per block of [`weight_gradient_last_columns`]: 6 vectors of 8 `f32` per column.
