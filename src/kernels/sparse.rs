@@ -74,17 +74,20 @@ pub(super) fn nonzero_offsets<T: Scalar>(x: &[T], idx: &mut [u16; SPAN + GROUP])
 }
 
 /// Whether skipping zeros pays for a batch `x` feeding `O` outputs: when at most
-/// `O / (O + 44)` of its entries are nonzero (53 % for 50 outputs, 19 % for 10), or, for
+/// `O / (O + 60)` of its entries are nonzero (45 % for 50 outputs, 14 % for 10), or, for
 /// fewer than [`FEW_ROWS`] rows, at most two thirds.
 ///
 /// A nonzero input costs the zero-skipping kernel about what an input costs the
 /// register-blocked dense kernel, plus a fixed part (finding the input, broadcasting it)
 /// that weighs most when there are few outputs. Measured for 784 → 50 at batch 100 on AVX2,
 /// forcing each kernel (this limit raised to all entries; `cargo bench --bench typenet --
-/// density` times the batches): dense 115 µs; zero-skipping 50 µs at 19 % nonzero, 80 µs
-/// at 35 %, 97 µs at 43 %, 106 µs at 51 %, so the two meet near 58 %, and the threshold
-/// stays a little below that. Handwritten digits are 19 % nonzero; Fashion-MNIST, 50 %
-/// (±1.5 % from batch to batch).
+/// density` times the batches; two runs, 2026-11-28): dense 104–114 µs whatever the
+/// density; zero-skipping 55–63 µs at 18 % nonzero, 86 µs at 34 %, 102–104 µs at 43 %,
+/// 114–122 µs at 51 %, so the two meet near 45 %. (Before the dense kernel ran the rows
+/// past its last block of six in blocks too, it took 115 µs and they met near 58 %, with
+/// the threshold at `O / (O + 44)`.) Handwritten digits are 19 % nonzero; Fashion-MNIST,
+/// 50 % (±1.5 % from batch to batch), where both kernels take the same time (98–101 µs on
+/// its batches, either kernel forced).
 ///
 /// A few rows have no blocks to reuse weights in: the dense kernel then streams every row
 /// of weights once per row of `x`, and the zero-skipping one only the rows it needs, for
@@ -94,15 +97,15 @@ pub(super) fn nonzero_offsets<T: Scalar>(x: &[T], idx: &mut [u16; SPAN + GROUP])
 /// 50–60 %, 1.62 µs at 60–70 %, 1.80 µs at 70–80 %; on digits with zero pixels set to 0.01
 /// at random (`cargo bench --bench typenet -- density/affine1_forward_one_row`, 100 rows),
 /// the two meet between 59 % and 67 %. Fashion-MNIST images are 27–72 % nonzero (5th to
-/// 95th percentile), so about half of them used to take the dense kernel at the 53 % of
-/// larger batches.
+/// 95th percentile), so about half of them took the dense kernel when single samples had the
+/// threshold of larger batches.
 #[inline(always)]
 pub(super) fn mostly_zero<T: Scalar, const I: usize, const O: usize>(x: &[[T; I]]) -> bool {
     let entries = (x.len() * I) as u64;
     let limit = if x.len() < FEW_ROWS {
         entries * 2 / 3
     } else {
-        entries * O as u64 / (O as u64 + 44)
+        entries * O as u64 / (O as u64 + 60)
     };
     nonzero_at_most(x, 0..I, limit)
 }
