@@ -1,7 +1,7 @@
 //! The weight gradient `dw = xᵀ · dy`: the GEMM of [`gemm`](super::gemm) with inputs as rows
 //! and the batch as the summed dimension.
 
-use super::gemm::{half_tile_start, load_tile, store_tile, Panel, HALF, KC};
+use super::gemm::{half_tile_start, load_tile, store_tile, whole_vectors, Panel, HALF, KC};
 use super::madd;
 use crate::Scalar;
 
@@ -161,7 +161,7 @@ fn gradient_block<
             }
         }
     }
-    store_tile::<T, O, RB, W>(&acc, dwb, o0, n);
+    store_tile::<T, O, RB, W>(&whole_vectors(acc, n), dwb, o0, n);
 }
 
 /// Inputs per block of [`weight_gradient_last_columns`]: 6 vectors of 8 `f32` per column.
