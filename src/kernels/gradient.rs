@@ -161,7 +161,7 @@ fn gradient_block<
             }
         }
     }
-    store_tile::<T, O, RB, W>(&whole_vectors(acc, n), dwb, o0, n);
+    store_tile::<T, O, RB, W>(&whole_vectors::<T, FUSED, RB, W>(acc, n), dwb, o0, n);
 }
 
 /// Inputs per block of [`weight_gradient_last_columns`]: 6 vectors of 8 `f32` per column.
