@@ -81,8 +81,10 @@ pub(super) fn forward_dense<
 pub(super) const HALF: usize = 8;
 
 /// Rows per block of a [`HALF`]-wide tile: one vector of sums per row, so twelve rows give
-/// twelve independent chains of multiply-adds, enough to cover their latency (six would
-/// leave a quarter of the multiply-add throughput unused).
+/// twelve independent chains of multiply-adds and share each row of the panel twelve ways.
+/// Measured against the six rows of a full tile (the last 2 of layer 1's 50 outputs, dense
+/// batch of 100, AVX2): the whole forward pass 101 → 99.5 µs, a small gain, since such a
+/// block mostly waits on loading its inputs.
 const HALF_ROWS: usize = 12;
 
 /// Where the `W`-wide tiles over `n` columns should stop and one [`HALF`]-wide tile take the
