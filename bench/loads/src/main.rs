@@ -1,0 +1,107 @@
+//! The inner loop of typenet's zero-skipping forward pass, alone, on weights that stay in L1:
+//! two rows of a batch, each adding the 50-wide row of weights of each of its inputs, every
+//! multiply-add loading its vector of weights (the loop of `sparse::accumulate_pair`). And the
+//! same with one row of weights shared by both batch rows, which needs 14 accumulators plus the
+//! row and two broadcasts: more than AVX2's 16 vector registers.
+//!
+//! `cargo run --release [-- GHZ]` from this directory (`.cargo/config.toml` enables AVX2 and
+//! FMA). Prints cycles per 8-wide multiply-add at GHZ (default 3.1, what this machine's FMA
+//! peak of 98–100 GFLOP/s implies: 32 FLOP per cycle).
+
+use std::hint::black_box;
+use std::time::Instant;
+
+/// Outputs of the card's hidden layer.
+const O: usize = 50;
+/// Inputs whose rows of weights stay in L1 (25 KB).
+const N: usize = 128;
+const REPS: usize = 200_000;
+
+/// Two batch rows, each over its own list of inputs (here the same list, as for dense rows).
+#[inline(never)]
+fn own_rows(
+    a: &mut [f32; O],
+    b: &mut [f32; O],
+    xa: &[f32],
+    xb: &[f32],
+    w: &[[f32; O]],
+    ia: &[u16],
+    ib: &[u16],
+) {
+    let (mut sa, mut sb) = (*a, *b);
+    for (&ka, &kb) in ia.iter().zip(ib) {
+        let (ka, kb) = (usize::from(ka), usize::from(kb));
+        if let (Some(&va), Some(wa), Some(&vb), Some(wb)) =
+            (xa.get(ka), w.get(ka), xb.get(kb), w.get(kb))
+        {
+            for j in 0..O {
+                sa[j] = va.mul_add(wa[j], sa[j]);
+                sb[j] = vb.mul_add(wb[j], sb[j]);
+            }
+        }
+    }
+    *a = sa;
+    *b = sb;
+}
+
+/// Two batch rows over one list of inputs, each row of weights loaded once for both.
+#[inline(never)]
+fn shared_row(
+    a: &mut [f32; O],
+    b: &mut [f32; O],
+    xa: &[f32],
+    xb: &[f32],
+    w: &[[f32; O]],
+    idx: &[u16],
+) {
+    let (mut sa, mut sb) = (*a, *b);
+    for &k in idx {
+        let k = usize::from(k);
+        if let (Some(&va), Some(&vb), Some(wk)) = (xa.get(k), xb.get(k), w.get(k)) {
+            for j in 0..O {
+                sa[j] = va.mul_add(wk[j], sa[j]);
+                sb[j] = vb.mul_add(wk[j], sb[j]);
+            }
+        }
+    }
+    *a = sa;
+    *b = sb;
+}
+
+#[repr(C, align(64))]
+struct Weights([[f32; O]; N]);
+
+fn main() {
+    let ghz: f64 = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(3.1);
+    let mut w = Box::new(Weights([[0.0; O]; N]));
+    for (k, row) in w.0.iter_mut().enumerate() {
+        for (j, v) in row.iter_mut().enumerate() {
+            *v = (k * 7 + j) as f32 * 1e-4;
+        }
+    }
+    let xa: Vec<f32> = (0..N).map(|k| k as f32 * 1e-3).collect();
+    let xb: Vec<f32> = (0..N).map(|k| k as f32 * 2e-3).collect();
+    let idx: Vec<u16> = (0..N as u16).collect();
+    let idx2 = idx.clone();
+    // 7 vectors of 8 per row of 50 (the last one partly used).
+    let fmas = (2 * O.div_ceil(8) * N * REPS) as f64;
+    for name in ["own rows", "shared row", "own rows", "shared row"] {
+        let (mut a, mut b) = ([0.0f32; O], [0.0f32; O]);
+        let start = Instant::now();
+        for _ in 0..REPS {
+            if name == "own rows" {
+                own_rows(&mut a, &mut b, black_box(&xa), &xb, &w.0, &idx, &idx2);
+            } else {
+                shared_row(&mut a, &mut b, black_box(&xa), &xb, &w.0, &idx);
+            }
+        }
+        let cycles = start.elapsed().as_secs_f64() * ghz * 1e9 / fmas;
+        println!(
+            "{name:>10}: {cycles:.2} cycles per 8-wide multiply-add at {ghz} GHz ({})",
+            a[0] + b[O - 1]
+        );
+    }
+}
