@@ -43,6 +43,11 @@ enum Path {
     Avx2Fma,
     #[cfg(all(feature = "std", target_arch = "x86_64"))]
     Avx512,
+    /// The AVX-512 path's blocks and tiles compiled for AVX2+FMA, so the unit tests run
+    /// that path's loops (12-row blocks, 32-wide tiles, its zero-skipping thresholds) on a
+    /// CPU without AVX-512. Only the instruction encoding then goes untested.
+    #[cfg(all(test, feature = "std", target_arch = "x86_64"))]
+    Avx512Blocks,
 }
 
 impl Kernel {
@@ -88,6 +93,8 @@ impl Kernel {
             Path::Avx2Fma => "avx2+fma",
             #[cfg(all(feature = "std", target_arch = "x86_64"))]
             Path::Avx512 => "avx512",
+            #[cfg(all(test, feature = "std", target_arch = "x86_64"))]
+            Path::Avx512Blocks => "avx512 blocks on avx2+fma",
         }
     }
 }
@@ -144,6 +151,12 @@ macro_rules! run {
             Path::Avx512 if T::BYTES == 4 => unsafe { avx512::<T, I, O, 12, 32>($($arg),*) },
             #[cfg(all(feature = "std", target_arch = "x86_64"))]
             Path::Avx512 => unsafe { avx512::<T, I, O, 12, 16>($($arg),*) },
+            // SAFETY (both arms): `Path::Avx512Blocks` only exists in unit tests, which create
+            // it only after `has_avx2` confirmed the instructions `avx2` is compiled for.
+            #[cfg(all(test, feature = "std", target_arch = "x86_64"))]
+            Path::Avx512Blocks if T::BYTES == 4 => unsafe { avx2::<T, I, O, 12, 32>($($arg),*) },
+            #[cfg(all(test, feature = "std", target_arch = "x86_64"))]
+            Path::Avx512Blocks => unsafe { avx2::<T, I, O, 12, 16>($($arg),*) },
         }
     }};
 }

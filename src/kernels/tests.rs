@@ -4,6 +4,29 @@ extern crate std;
 #[cfg(feature = "parallel")]
 use std::{boxed::Box, vec, vec::Vec};
 
+/// Every kernel this CPU supports and, on an AVX2 CPU without AVX-512, the AVX-512 path's
+/// blocks and tiles run on AVX2 instructions ([`Path::Avx512Blocks`]): the tests below then
+/// check that path's loops too, on any AVX2 machine.
+fn paths() -> impl Iterator<Item = Kernel> {
+    #[cfg(all(feature = "std", target_arch = "x86_64"))]
+    let emulated = (has_avx2() && !has_avx512()).then_some(Kernel(Path::Avx512Blocks));
+    #[cfg(not(all(feature = "std", target_arch = "x86_64")))]
+    let emulated = None;
+    Kernel::available().chain(emulated)
+}
+
+/// An AVX2 machine runs the AVX-512 path's loops, natively or on AVX2 instructions.
+#[cfg(all(feature = "std", target_arch = "x86_64"))]
+#[test]
+fn the_avx512_blocks_run_on_every_avx2_machine() {
+    if has_avx2() {
+        let expected = ["avx2+fma", "avx512 blocks on avx2+fma"];
+        let native = ["avx2+fma", "avx512"];
+        let names: std::vec::Vec<&str> = paths().skip(1).map(Kernel::name).collect();
+        assert!(names == expected || names == native, "{names:?}");
+    }
+}
+
 /// Textbook triple loop, the reference every kernel must agree with.
 fn reference<const R: usize, const I: usize, const O: usize>(
     x: &[[f64; I]; R],
@@ -38,7 +61,7 @@ fn check_against_reference<const R: usize, const I: usize, const O: usize>() {
     let w: [[f64; O]; I] = fill(0.11);
     let bias: [f64; O] = fill::<1, O>(0.23)[0];
     let dy: [[f64; O]; R] = fill(0.53);
-    for k in Kernel::available() {
+    for k in paths() {
         // forward
         let mut y = [[0.0; O]; R];
         matmul_bias_with(k, &x, &w, &bias, &mut y);
@@ -98,25 +121,37 @@ fn every_kernel_agrees_with_reference_on_odd_sizes() {
     check_against_reference::<9, 8, 3>();
 }
 
-#[test]
-fn f32_kernels_agree_with_the_portable_kernel_within_rounding() {
-    let x: [[f64; 784]; 10] = fill(0.71);
-    let w: [[f64; 50]; 784] = fill(0.29);
+/// The `f32` forward pass of every path agrees with the portable kernel within rounding, on
+/// `R` rows of `I` inputs to `O` outputs.
+fn check_f32_forward<const R: usize, const I: usize, const O: usize>() {
+    let x: [[f64; I]; R] = fill(0.71);
+    let w: [[f64; O]; I] = fill(0.29);
     let x32 = x.map(|r| r.map(|v| v as f32));
     let w32 = w.map(|r| r.map(|v| v as f32 * 0.05));
-    let mut base = [[0.0f32; 50]; 10];
-    matmul_bias_with(Kernel::PORTABLE, &x32, &w32, &[0.0; 50], &mut base);
-    for k in Kernel::available() {
-        let mut y = [[0.0f32; 50]; 10];
-        matmul_bias_with(k, &x32, &w32, &[0.0; 50], &mut y);
+    let mut base = [[0.0f32; O]; R];
+    matmul_bias_with(Kernel::PORTABLE, &x32, &w32, &[0.0; O], &mut base);
+    for k in paths() {
+        let mut y = [[0.0f32; O]; R];
+        matmul_bias_with(k, &x32, &w32, &[0.0; O], &mut y);
         for (a, b) in y.iter().flatten().zip(base.iter().flatten()) {
             assert!(
                 (a - b).abs() <= 1e-5 * (1.0 + b.abs()),
-                "{}: {a} vs {b}",
+                "{}, {R}x{I}x{O}: {a} vs {b}",
                 k.name()
             );
         }
     }
+}
+
+#[test]
+fn f32_kernels_agree_with_the_portable_kernel_within_rounding() {
+    check_f32_forward::<10, 784, 50>();
+    // Blocks of 6 and 12 rows with every remainder block (4, 2, 1); tiles of 16 and 32
+    // outputs with half-width and narrower tails.
+    check_f32_forward::<31, 100, 50>();
+    check_f32_forward::<19, 37, 70>();
+    check_f32_forward::<12, 20, 16>();
+    check_f32_forward::<27, 9, 10>();
 }
 
 /// The dense weight gradient in `f32` agrees with an `f64` reference on every path, for
@@ -131,7 +166,7 @@ fn check_f32_weight_gradient<const R: usize, const I: usize, const O: usize>() {
         x.map(|r| r.map(|v| v as f32)),
         dy.map(|r| r.map(|v| v as f32)),
     );
-    for k in Kernel::available() {
+    for k in paths() {
         let (mut dw, mut db) = (std::boxed::Box::new([[0.0f32; O]; I]), [0.0f32; O]);
         weight_gradient_with(k, &x32, &dy32, &mut dw, &mut db);
         for (a, b) in dw.iter().flatten().zip(want.iter().flatten()) {
@@ -193,7 +228,7 @@ fn check_zero_skipping<T: crate::Scalar, const R: usize, const I: usize, const O
     );
     let w: [[T; O]; I] = fill::<I, O>(0.19).map(|r| r.map(T::from_f64));
     let bias: [T; O] = fill::<1, O>(0.41)[0].map(T::from_f64);
-    for k in Kernel::available() {
+    for k in paths() {
         let (mut skipping, mut dense) = ([[T::zero(); O]; R], [[T::zero(); O]; R]);
         matmul_bias_with(k, &x, &w, &bias, &mut skipping);
         matmul_bias_rows_with(k, &x, &w, &bias, &mut dense, Density::Dense);
@@ -237,7 +272,7 @@ fn check_sparse_gradient<T: crate::Scalar, const R: usize, const I: usize, const
         "the test batch must take the zero-skipping path"
     );
     let dy: [[T; O]; R] = fill::<R, O>(0.23).map(|r| r.map(T::from_f64));
-    for k in Kernel::available() {
+    for k in paths() {
         let mut skipping = std::boxed::Box::new([[T::zero(); O]; I]);
         let mut dense = std::boxed::Box::new([[T::one(); O]; I]);
         let mut db = [T::zero(); O];
@@ -290,7 +325,7 @@ fn zero_skipping_weight_gradient_agrees_with_reference_and_keeps_nan() {
     // dw = xᵀ · dy is the reference product of xᵀ (301 × 9) and dy.
     let xt: [[f64; 9]; 301] = core::array::from_fn(|i| core::array::from_fn(|r| x[r][i]));
     let want = reference(&xt, &dy);
-    for k in Kernel::available() {
+    for k in paths() {
         let (mut dw, mut db) = ([[0.0; 23]; 301], [0.0; 23]);
         weight_gradient_with(k, &x, &dy, &mut dw, &mut db);
         close(&dw, &want, k, "zero-skipping weight_gradient");
@@ -318,7 +353,7 @@ fn zero_skipping_agrees_with_reference_and_keeps_nan() {
     let x = mostly_zeros::<f64, 9, 301>(3);
     let w: [[f64; 23]; 301] = fill(0.07);
     let want = reference(&x, &w);
-    for k in Kernel::available() {
+    for k in paths() {
         let mut y = [[0.0; 23]; 9];
         matmul_bias_with(k, &x, &w, &[0.0; 23], &mut y);
         close(&y, &want, k, "zero-skipping matmul_bias");
@@ -427,7 +462,7 @@ fn two_threads_give_bit_identical_results() {
             sparsity > 1,
             "the batch must take the kernel it is meant to"
         );
-        for k in Kernel::available() {
+        for k in paths() {
             let one = layer1_on(k, 1, awake, &x, &dy);
             let two = layer1_on(k, 2, awake, &x, &dy);
             // Otherwise this would compare one thread with itself.
@@ -448,7 +483,7 @@ fn two_threads_give_bit_identical_results() {
 #[test]
 fn every_kernel_scales_bytes_to_the_same_values() {
     let src: [u8; 803] = core::array::from_fn(|i| (i * 37 % 256) as u8);
-    for k in Kernel::available() {
+    for k in paths() {
         let (mut a, mut b) = ([0.0f32; 803], [0.0f64; 803]);
         scale_bytes_with(k, &src, &mut a, 1.0 / 255.0);
         scale_bytes_with(k, &src, &mut b, 1.0 / 255.0);
