@@ -4,9 +4,13 @@
 //! same with one row of weights shared by both batch rows, which needs 14 accumulators plus the
 //! row and two broadcasts: more than AVX2's 16 vector registers.
 //!
+//! Then a single sample's pass over weights that live in L2, as in a prediction ([`l2`]).
+//!
 //! `cargo run --release [-- GHZ]` from this directory (`.cargo/config.toml` enables AVX2 and
 //! FMA). Prints cycles per 8-wide multiply-add at GHZ (default 3.1, what this machine's FMA
-//! peak of 98–100 GFLOP/s implies: 32 FLOP per cycle).
+//! peak of 98–100 GFLOP/s implies: 32 FLOP per cycle), and bytes per cycle from L2.
+
+mod l2;
 
 use std::hint::black_box;
 use std::time::Instant;
@@ -104,4 +108,5 @@ fn main() {
             a[0] + b[O - 1]
         );
     }
+    l2::run(ghz);
 }
