@@ -30,8 +30,10 @@ pub(super) fn weight_gradient_body<
         dw.iter_mut().for_each(|r| r.fill(T::zero()));
         return;
     }
-    if density.sparse(|| super::sparse::sparse_enough::<T, I, W>(x, first..first + dw.len())) {
-        super::sparse::weight_gradient_sparse::<T, I, O, FUSED>(x, dy, dw, first);
+    if density
+        .sparse(|| super::sparse::sparse_enough::<T, I, O, FUSED, W>(x, first..first + dw.len()))
+    {
+        super::sparse::weight_gradient_sparse::<T, I, O, FUSED, W>(x, dy, dw, first);
     } else {
         weight_gradient_rows::<T, I, O, FUSED, R, W>(x, dy, dw, first);
     }

@@ -421,7 +421,9 @@ pub fn weight_gradient_with<T: Scalar, const I: usize, const O: usize>(
         // The AVX2 path's threshold (16-wide tiles) decides whether a large batch outside
         // `keep_awake` is dense enough to split; AVX-512's is lower, so there a batch in between
         // takes the dense kernel on one thread.
-        match parallel::plan(rows * I * O, || sparse::sparse_enough::<T, I, 16>(x, 0..I)) {
+        match parallel::plan(rows * I * O, || {
+            sparse::sparse_enough::<T, I, O, true, 16>(x, 0..I)
+        }) {
             (density, true) => {
                 // Two halves of the rows of dw: disjoint outputs, each computed exactly as on
                 // one thread.

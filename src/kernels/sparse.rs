@@ -114,24 +114,42 @@ pub(super) fn mostly_zero<T: Scalar, const I: usize, const O: usize>(x: &[[T; I]
 /// longest index lists ([`SPAN`] inputs), and [`mostly_zero`] accepts denser batches.
 const FEW_ROWS: usize = 4;
 
-/// Whether the rows `inputs` of the weight gradient of a batch `x` should skip its zeros, on
-/// a path whose tiles are `W` values wide: when at most half of those inputs' entries are
-/// nonzero (a quarter on AVX-512 for `f32`).
+/// Whether the rows `inputs` of the weight gradient of a batch `x` (feeding `O` outputs)
+/// should skip its zeros, on a path whose tiles are `W` values wide: when at most 7/12 of
+/// those inputs' entries are nonzero where the rows of `dy` are copied to aligned rows (see
+/// [`aligned_stride`]: `f32` on the SIMD paths), at most half elsewhere; on 32-wide tiles
+/// (AVX-512, `f32`) half of that.
 ///
 /// A nonzero input costs the zero-skipping kernel about what any input costs the dense
-/// kernel: the dense kernel is bound by its multiply-adds, the zero-skipping one by their
-/// latency. So the break-even lies near a density of one half. Measured for 784 → 50 at
-/// batch 100 on AVX2, forcing each kernel (this limit raised to all entries;
-/// `cargo bench --bench typenet -- density` times the batches): dense 100 µs; zero-skipping
-/// 45 µs at 19 % nonzero, 98 µs at 51 %, 126 µs at 59 %. Wider
-/// vectors halve the dense kernel's time but not the latency, hence the quarter for
-/// 32-wide tiles (an estimate: no AVX-512 machine was at hand).
+/// kernel: the dense kernel is bound by its multiply-adds, the zero-skipping one by loading
+/// a row of `dy` per nonzero input. Measured for 784 → 50 at batch 100 on AVX2, forcing each
+/// kernel (this limit raised to all entries, or lowered to none) on the batches of
+/// `cargo bench --bench typenet -- density` (a throwaway harness, interleaved, min of 30
+/// runs each, 2026-11-28): dense 90–93 µs whatever the density; zero-skipping with aligned
+/// rows 35 µs at 18 % nonzero, 58 µs at 34 %, 69 µs at 43 %, 79 µs at 51 %, 89 µs at 59 %,
+/// 100 µs at 67 %, so the two meet near 59 %; with the rows of `dy` where they lie (200
+/// bytes apart), 39, 66, 79, 91, 102 and 115 µs, meeting near 50 %. Wider vectors halve the
+/// dense kernel's time but not the zero-skipping one's, hence half the share for 32-wide
+/// tiles (an estimate: no AVX-512 machine was at hand).
 #[inline(always)]
-pub(super) fn sparse_enough<T: Scalar, const I: usize, const W: usize>(
+pub(super) fn sparse_enough<
+    T: Scalar,
+    const I: usize,
+    const O: usize,
+    const FUSED: bool,
+    const W: usize,
+>(
     x: &[[T; I]],
     inputs: Range<usize>,
 ) -> bool {
-    let limit = (x.len() * inputs.len()) as u64 * 8 / W.max(16) as u64;
+    // Twelfths of the entries, at 16-wide tiles.
+    let twelfths: u64 = if aligned_stride::<T, O, FUSED, W>().is_some() {
+        7
+    } else {
+        6
+    };
+    let entries = (x.len() * inputs.len()) as u64;
+    let limit = entries * twelfths * 16 / (12 * W.max(16) as u64);
     nonzero_at_most(x, inputs, limit)
 }
 
@@ -285,6 +303,33 @@ const ROW_BLOCK: usize = 128;
 /// Measured: 32 is 10 % slower, 128 no faster.
 const KSPAN: usize = 64;
 
+/// Values per row of [`AlignedRows`]: rows of `dy` up to this wide (after padding) are
+/// copied there.
+const ALIGNED_WIDTH: usize = 64;
+
+/// A block of rows of `dy`, each starting on a vector boundary (32 KiB of `f32`).
+#[repr(C, align(64))]
+struct AlignedRows<T>([T; ROW_BLOCK * ALIGNED_WIDTH]);
+
+/// The distance between rows of `O` values that start on a vector boundary of a SIMD path
+/// whose tiles are `W` values wide (vectors of `W / 2`), when the weight gradient should copy
+/// the rows of `dy` there: on the SIMD paths, for `f32`, when rows of `O` values are not
+/// already a whole number of vectors and the padded rows fit [`ALIGNED_WIDTH`].
+///
+/// Each nonzero input loads its row of `dy` a vector at a time, one load per multiply-add.
+/// Rows of 50 `f32` lie 200 bytes apart, so most of those loads straddle two 32-byte halves
+/// and many two cache lines. Copied to rows 56 values apart (once per block of rows, 100 rows
+/// of 50 in about a microsecond), the same loads are aligned. Measured for 784 → 50 at batch
+/// 100 on AVX2, forcing the zero-skipping kernel (a throwaway interleaved timing of 50
+/// batches, min of each): Fashion-MNIST 85 → 75 µs, handwritten digits 39 → 36 µs; the
+/// bits are unchanged. `f64` rows of 50 would not fit L1 as a block, and are left in place.
+#[inline(always)]
+fn aligned_stride<T: Scalar, const O: usize, const FUSED: bool, const W: usize>() -> Option<usize> {
+    let lanes = (W / 2).max(1);
+    let stride = O.next_multiple_of(lanes);
+    (FUSED && T::BYTES == 4 && !O.is_multiple_of(lanes) && stride <= ALIGNED_WIDTH).then_some(stride)
+}
+
 /// Rows `first..first + dw.len()` of `dw = xᵀ · dy`, adding only the rows `r` with
 /// `x[r][i] ≠ 0` to row `i` of `dw` (`x` and `dy` with the same number of rows, at least
 /// one: [`weight_gradient_body`](super::gradient::weight_gradient_body) sees to that).
@@ -300,60 +345,90 @@ pub(super) fn weight_gradient_sparse<
     const I: usize,
     const O: usize,
     const FUSED: bool,
+    const W: usize,
 >(
     x: &[[T; I]],
     dy: &[[T; O]],
     dw: &mut [[T; O]],
     first: usize,
 ) {
-    for (block, (xb, dyb)) in x.chunks(ROW_BLOCK).zip(dy.chunks(ROW_BLOCK)).enumerate() {
-        for (s, dws) in dw.chunks_mut(KSPAN).enumerate() {
-            let k0 = first + s * KSPAN;
-            // Four 32-bit words per input, word-major, so the loop over inputs vectorises.
-            let mut words = [[0u32; KSPAN]; ROW_BLOCK / 32];
-            for (r, xr) in xb.iter().enumerate() {
-                let (wd, bit) = (r / 32, r % 32);
-                let xs = xr.get(k0..k0 + dws.len()).unwrap_or(&[]);
-                if let Some(m) = words.get_mut(wd) {
-                    for (m, &v) in m.iter_mut().zip(xs) {
-                        *m |= u32::from(v != T::zero()) << bit;
+    match aligned_stride::<T, O, FUSED, W>() {
+        Some(stride) => {
+            let mut rows = AlignedRows([T::zero(); ROW_BLOCK * ALIGNED_WIDTH]);
+            for (block, (xb, dyb)) in x.chunks(ROW_BLOCK).zip(dy.chunks(ROW_BLOCK)).enumerate() {
+                for (dst, src) in rows.0.chunks_exact_mut(stride).zip(dyb) {
+                    if let Some(dst) = dst.get_mut(..O) {
+                        dst.copy_from_slice(src);
                     }
                 }
+                let row = |r: usize| {
+                    let values = rows.0.get(r * stride..r * stride + O).unwrap_or(&[]);
+                    <&[T; O]>::try_from(values).ok()
+                };
+                gradient_block::<T, I, O, FUSED>(xb, row, dw, first, block == 0);
             }
-            for (j, dwr) in dws.iter_mut().enumerate() {
-                let mut acc = if block == 0 { [T::zero(); O] } else { *dwr };
-                for (h, pair) in words.chunks_exact(2).enumerate() {
-                    let (lo, hi) = (
-                        pair[0].get(j).copied().unwrap_or(0),
-                        pair[1].get(j).copied().unwrap_or(0),
-                    );
-                    let bits = u64::from(lo) | u64::from(hi) << 32;
-                    let (xh, dyh) = (
-                        xb.get(64 * h..).unwrap_or(&[]),
-                        dyb.get(64 * h..).unwrap_or(&[]),
-                    );
-                    sum_rows::<T, I, O, FUSED>(&mut acc, bits, xh, dyh, k0 + j);
-                }
-                *dwr = acc;
+        }
+        None => {
+            for (block, (xb, dyb)) in x.chunks(ROW_BLOCK).zip(dy.chunks(ROW_BLOCK)).enumerate() {
+                gradient_block::<T, I, O, FUSED>(xb, |r| dyb.get(r), dw, first, block == 0);
             }
         }
     }
 }
 
-/// `acc += Σ x[r][k] · dy[r]` over the set bits `r` of `bits`, lowest first.
+/// [`weight_gradient_sparse`] for one block of at most [`ROW_BLOCK`] rows: `xb`, and `dy(r)`
+/// the row of `dy` of its row `r`. The first block sets `dw`, the others add to it.
 #[inline(always)]
-fn sum_rows<T: Scalar, const I: usize, const O: usize, const FUSED: bool>(
+fn gradient_block<'a, T: Scalar + 'a, const I: usize, const O: usize, const FUSED: bool>(
+    xb: &[[T; I]],
+    dy: impl Fn(usize) -> Option<&'a [T; O]>,
+    dw: &mut [[T; O]],
+    first: usize,
+    set: bool,
+) {
+    for (s, dws) in dw.chunks_mut(KSPAN).enumerate() {
+        let k0 = first + s * KSPAN;
+        // Four 32-bit words per input, word-major, so the loop over inputs vectorises.
+        let mut words = [[0u32; KSPAN]; ROW_BLOCK / 32];
+        for (r, xr) in xb.iter().enumerate() {
+            let (wd, bit) = (r / 32, r % 32);
+            let xs = xr.get(k0..k0 + dws.len()).unwrap_or(&[]);
+            if let Some(m) = words.get_mut(wd) {
+                for (m, &v) in m.iter_mut().zip(xs) {
+                    *m |= u32::from(v != T::zero()) << bit;
+                }
+            }
+        }
+        for (j, dwr) in dws.iter_mut().enumerate() {
+            let mut acc = if set { [T::zero(); O] } else { *dwr };
+            for (h, pair) in words.chunks_exact(2).enumerate() {
+                let (lo, hi) = (
+                    pair[0].get(j).copied().unwrap_or(0),
+                    pair[1].get(j).copied().unwrap_or(0),
+                );
+                let bits = u64::from(lo) | u64::from(hi) << 32;
+                let xh = xb.get(64 * h..).unwrap_or(&[]);
+                sum_rows::<T, I, O, FUSED>(&mut acc, bits, xh, |r| dy(64 * h + r), k0 + j);
+            }
+            *dwr = acc;
+        }
+    }
+}
+
+/// `acc += Σ x[r][k] · dy(r)` over the set bits `r` of `bits`, lowest first.
+#[inline(always)]
+fn sum_rows<'a, T: Scalar + 'a, const I: usize, const O: usize, const FUSED: bool>(
     acc: &mut [T; O],
     mut bits: u64,
     x: &[[T; I]],
-    dy: &[[T; O]],
+    dy: impl Fn(usize) -> Option<&'a [T; O]>,
     k: usize,
 ) {
     let mut sums = *acc;
     while bits != 0 {
         let r = bits.trailing_zeros() as usize;
         bits &= bits - 1;
-        if let (Some(&xv), Some(d)) = (x.get(r).and_then(|xr| xr.get(k)), dy.get(r)) {
+        if let (Some(&xv), Some(d)) = (x.get(r).and_then(|xr| xr.get(k)), dy(r)) {
             for (a, &dv) in sums.iter_mut().zip(d) {
                 *a = madd::<T, FUSED>(xv, dv, *a);
             }

@@ -268,7 +268,7 @@ fn skipping_zero_inputs_gives_the_dense_kernels_bits() {
 fn check_sparse_gradient<T: crate::Scalar, const R: usize, const I: usize, const O: usize>() {
     let x = mostly_zeros::<T, R, I>(R + 2 * I + O);
     assert!(
-        sparse::sparse_enough::<T, I, 32>(&x, 0..I),
+        sparse::sparse_enough::<T, I, O, true, 32>(&x, 0..I),
         "the test batch must take the zero-skipping path"
     );
     let dy: [[T; O]; R] = fill::<R, O>(0.23).map(|r| r.map(T::from_f64));
@@ -519,4 +519,57 @@ fn few_rows_skip_zeros_when_denser() {
     assert!(!sparse::mostly_zero::<f32, 784, 50>(&rows(4, 60)));
     assert!(sparse::mostly_zero::<f32, 784, 50>(&rows(100, 44)));
     assert!(!sparse::mostly_zero::<f32, 784, 50>(&rows(100, 47)));
+}
+
+/// The weight gradient skips zeros up to 7/12 nonzero where it copies the rows of `dy` to
+/// aligned rows (`f32` on the SIMD paths, 50 outputs), up to half elsewhere, and up to half
+/// of those on 32-wide tiles.
+#[test]
+fn weight_gradient_skips_zeros_up_to_seven_twelfths_with_aligned_rows() {
+    // `percent` of every row nonzero, spread over the row.
+    fn rows<T: crate::Scalar>(percent: usize) -> std::vec::Vec<[T; 784]> {
+        (0..100)
+            .map(|r| {
+                core::array::from_fn(|i| {
+                    T::from_f64(f64::from(u8::from((i * 37 + r) % 100 < percent)))
+                })
+            })
+            .collect()
+    }
+    let (f32_55, f32_60, f64_55) = (rows::<f32>(55), rows::<f32>(60), rows::<f64>(55));
+    assert!(sparse::sparse_enough::<f32, 784, 50, true, 16>(
+        &f32_55,
+        0..784
+    ));
+    assert!(!sparse::sparse_enough::<f32, 784, 50, true, 16>(
+        &f32_60,
+        0..784
+    ));
+    // Rows of 48 are whole vectors already: nothing to copy, half.
+    assert!(!sparse::sparse_enough::<f32, 784, 48, true, 16>(
+        &f32_55,
+        0..784
+    ));
+    assert!(sparse::sparse_enough::<f32, 784, 48, true, 16>(
+        &rows::<f32>(49),
+        0..784
+    ));
+    // `f64` and the portable path keep rows where they are.
+    assert!(!sparse::sparse_enough::<f64, 784, 50, true, 8>(
+        &f64_55,
+        0..784
+    ));
+    assert!(!sparse::sparse_enough::<f32, 784, 50, false, 8>(
+        &f32_55,
+        0..784
+    ));
+    // 32-wide tiles: 7/24.
+    assert!(sparse::sparse_enough::<f32, 784, 50, true, 32>(
+        &rows::<f32>(28),
+        0..784
+    ));
+    assert!(!sparse::sparse_enough::<f32, 784, 50, true, 32>(
+        &rows::<f32>(31),
+        0..784
+    ));
 }
