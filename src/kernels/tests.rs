@@ -573,3 +573,33 @@ fn weight_gradient_skips_zeros_up_to_seven_twelfths_with_aligned_rows() {
         0..784
     ));
 }
+
+/// A batch of 32 rows or more is judged from every fourth row; a smaller one from all.
+#[test]
+fn large_batches_are_judged_from_every_fourth_row() {
+    // Rows 0, 4, 8, … all zero, the others all nonzero: 3/4 nonzero in all.
+    let rows = |n: usize| -> std::vec::Vec<[f32; 784]> {
+        (0..n)
+            .map(|r| [f32::from(u8::from(r % 4 != 0)); 784])
+            .collect()
+    };
+    assert!(!sparse::mostly_zero::<f32, 784, 50>(&rows(31)));
+    assert!(sparse::mostly_zero::<f32, 784, 50>(&rows(32)));
+    assert!(!sparse::sparse_enough::<f32, 784, 50, true, 16>(
+        &rows(31),
+        0..784
+    ));
+    assert!(sparse::sparse_enough::<f32, 784, 50, true, 16>(
+        &rows(32),
+        0..784
+    ));
+    // Whichever kernel a batch takes, the bits are the same.
+    let x = rows(32);
+    let w = [[0.25f32; 50]; 784];
+    let (mut auto, mut dense) = ([[0.0f32; 50]; 32], [[0.0f32; 50]; 32]);
+    for k in paths() {
+        matmul_bias_rows_with(k, &x, &w, &[0.5; 50], &mut auto, Density::Auto);
+        matmul_bias_rows_with(k, &x, &w, &[0.5; 50], &mut dense, Density::Dense);
+        assert_eq!(auto, dense, "{}", k.name());
+    }
+}
