@@ -504,15 +504,19 @@ fn every_kernel_scales_bytes_to_the_same_values() {
     }
 }
 
+/// `n` rows of 784 inputs, `percent` of each row nonzero (ones), spread over the row.
+fn spread<T: crate::Scalar>(n: usize, percent: usize) -> std::vec::Vec<[T; 784]> {
+    (0..n)
+        .map(|r| {
+            core::array::from_fn(|i| T::from_f64(f64::from(u8::from((i * 37 + r) % 100 < percent))))
+        })
+        .collect()
+}
+
 /// A few rows skip zeros up to two thirds nonzero, a batch only up to `O / (O + 60)`.
 #[test]
 fn few_rows_skip_zeros_when_denser() {
-    // `percent` of every row nonzero, spread over the row.
-    let rows = |n: usize, percent: usize| -> std::vec::Vec<[f32; 784]> {
-        (0..n)
-            .map(|r| core::array::from_fn(|i| f32::from(u8::from((i * 37 + r) % 100 < percent))))
-            .collect()
-    };
+    let rows = spread::<f32>;
     assert!(sparse::mostly_zero::<f32, 784, 50>(&rows(1, 60)));
     assert!(sparse::mostly_zero::<f32, 784, 50>(&rows(3, 66)));
     assert!(!sparse::mostly_zero::<f32, 784, 50>(&rows(1, 68)));
@@ -526,52 +530,23 @@ fn few_rows_skip_zeros_when_denser() {
 /// of those on 32-wide tiles.
 #[test]
 fn weight_gradient_skips_zeros_up_to_seven_twelfths_with_aligned_rows() {
-    // `percent` of every row nonzero, spread over the row.
-    fn rows<T: crate::Scalar>(percent: usize) -> std::vec::Vec<[T; 784]> {
-        (0..100)
-            .map(|r| {
-                core::array::from_fn(|i| {
-                    T::from_f64(f64::from(u8::from((i * 37 + r) % 100 < percent)))
-                })
-            })
-            .collect()
+    // Whether a batch of 100 rows, `percent` nonzero, skips zeros in `O` outputs' gradient.
+    fn skips<T: crate::Scalar, const O: usize, const FUSED: bool, const W: usize>(
+        percent: usize,
+    ) -> bool {
+        sparse::sparse_enough::<T, 784, O, FUSED, W>(&spread::<T>(100, percent), 0..784)
     }
-    let (f32_55, f32_60, f64_55) = (rows::<f32>(55), rows::<f32>(60), rows::<f64>(55));
-    assert!(sparse::sparse_enough::<f32, 784, 50, true, 16>(
-        &f32_55,
-        0..784
-    ));
-    assert!(!sparse::sparse_enough::<f32, 784, 50, true, 16>(
-        &f32_60,
-        0..784
-    ));
+    assert!(skips::<f32, 50, true, 16>(55));
+    assert!(!skips::<f32, 50, true, 16>(60));
     // Rows of 48 are whole vectors already: nothing to copy, half.
-    assert!(!sparse::sparse_enough::<f32, 784, 48, true, 16>(
-        &f32_55,
-        0..784
-    ));
-    assert!(sparse::sparse_enough::<f32, 784, 48, true, 16>(
-        &rows::<f32>(49),
-        0..784
-    ));
+    assert!(skips::<f32, 48, true, 16>(49));
+    assert!(!skips::<f32, 48, true, 16>(55));
     // `f64` and the portable path keep rows where they are.
-    assert!(!sparse::sparse_enough::<f64, 784, 50, true, 8>(
-        &f64_55,
-        0..784
-    ));
-    assert!(!sparse::sparse_enough::<f32, 784, 50, false, 8>(
-        &f32_55,
-        0..784
-    ));
+    assert!(!skips::<f64, 50, true, 8>(55));
+    assert!(!skips::<f32, 50, false, 8>(55));
     // 32-wide tiles: 7/24.
-    assert!(sparse::sparse_enough::<f32, 784, 50, true, 32>(
-        &rows::<f32>(28),
-        0..784
-    ));
-    assert!(!sparse::sparse_enough::<f32, 784, 50, true, 32>(
-        &rows::<f32>(31),
-        0..784
-    ));
+    assert!(skips::<f32, 50, true, 32>(28));
+    assert!(!skips::<f32, 50, true, 32>(31));
 }
 
 /// A batch of 32 rows or more is judged from every fourth row; a smaller one from all.

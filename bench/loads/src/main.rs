@@ -25,14 +25,16 @@ const O: usize = 50;
 const N: usize = 128;
 const REPS: usize = 200_000;
 
-/// Two batch rows, each over its own list of inputs (here the same list, as for dense rows).
+/// Two batch rows, each over its own list of inputs (here the same list, as for dense rows),
+/// adding the first `L` values of rows of weights `S` values apart.
 #[inline(never)]
-fn own_rows(
-    a: &mut [f32; O],
-    b: &mut [f32; O],
+#[allow(clippy::too_many_arguments)]
+fn own_rows<const S: usize, const L: usize>(
+    a: &mut [f32; L],
+    b: &mut [f32; L],
     xa: &[f32],
     xb: &[f32],
-    w: &[[f32; O]],
+    w: &[[f32; S]],
     ia: &[u16],
     ib: &[u16],
 ) {
@@ -42,35 +44,7 @@ fn own_rows(
         if let (Some(&va), Some(wa), Some(&vb), Some(wb)) =
             (xa.get(ka), w.get(ka), xb.get(kb), w.get(kb))
         {
-            for j in 0..O {
-                sa[j] = va.mul_add(wa[j], sa[j]);
-                sb[j] = vb.mul_add(wb[j], sb[j]);
-            }
-        }
-    }
-    *a = sa;
-    *b = sb;
-}
-
-/// [`own_rows`] on rows of weights [`PADDED`] values apart, so every row starts on a 32-byte
-/// boundary, with sums over whole vectors (the padding lanes are zero weights).
-#[inline(never)]
-fn own_rows_aligned(
-    a: &mut [f32; PADDED],
-    b: &mut [f32; PADDED],
-    xa: &[f32],
-    xb: &[f32],
-    w: &[[f32; PADDED]],
-    ia: &[u16],
-    ib: &[u16],
-) {
-    let (mut sa, mut sb) = (*a, *b);
-    for (&ka, &kb) in ia.iter().zip(ib) {
-        let (ka, kb) = (usize::from(ka), usize::from(kb));
-        if let (Some(&va), Some(wa), Some(&vb), Some(wb)) =
-            (xa.get(ka), w.get(ka), xb.get(kb), w.get(kb))
-        {
-            for j in 0..PADDED {
+            for j in 0..L {
                 sa[j] = va.mul_add(wa[j], sa[j]);
                 sb[j] = vb.mul_add(wb[j], sb[j]);
             }
@@ -107,7 +81,8 @@ fn shared_row(
 #[repr(C, align(64))]
 struct Weights([[f32; O]; N]);
 
-/// Values per row of weights in [`own_rows_aligned`]: `O` rounded up to a multiple of 8.
+/// Values per padded row of weights: `O` rounded up to a multiple of 8, so that every row
+/// starts on a 32-byte boundary.
 const PADDED: usize = 56;
 
 #[repr(C, align(64))]
@@ -146,10 +121,11 @@ fn main() {
         let start = Instant::now();
         for _ in 0..REPS {
             if name == "own rows" {
-                own_rows(&mut a, &mut b, black_box(&xa), &xb, &w.0, &idx, &idx2);
+                own_rows::<O, O>(&mut a, &mut b, black_box(&xa), &xb, &w.0, &idx, &idx2);
             } else if name == "own rows, aligned" {
                 let (mut pa, mut pb) = ([0.0f32; PADDED], [0.0f32; PADDED]);
-                own_rows_aligned(
+                // Whole vectors: the padding lanes hold zero weights.
+                own_rows::<PADDED, PADDED>(
                     &mut pa,
                     &mut pb,
                     black_box(&xa),
