@@ -526,8 +526,8 @@ fn few_rows_skip_zeros_when_denser() {
 }
 
 /// The weight gradient skips zeros up to 7/12 nonzero where it copies the rows of `dy` to
-/// aligned rows (`f32` on the SIMD paths, 50 outputs), up to half elsewhere, and up to half
-/// of those on 32-wide tiles.
+/// aligned rows (`f32` on the SIMD paths, rows of 50 outputs), up to half elsewhere, and up to
+/// half of those on 32-wide tiles.
 #[test]
 fn weight_gradient_skips_zeros_up_to_seven_twelfths_with_aligned_rows() {
     // Whether a batch of 100 rows, `percent` nonzero, skips zeros in `O` outputs' gradient.
@@ -538,7 +538,9 @@ fn weight_gradient_skips_zeros_up_to_seven_twelfths_with_aligned_rows() {
     }
     assert!(skips::<f32, 50, true, 16>(55));
     assert!(!skips::<f32, 50, true, 16>(60));
-    // Rows of 48 are whole vectors already: nothing to copy, half.
+    // Rows of 10 are too short to pay for the copy, rows of 48 whole vectors already: half.
+    assert!(skips::<f32, 10, true, 16>(49));
+    assert!(!skips::<f32, 10, true, 16>(55));
     assert!(skips::<f32, 48, true, 16>(49));
     assert!(!skips::<f32, 48, true, 16>(55));
     // `f64` and the portable path keep rows where they are.
