@@ -32,8 +32,8 @@ pub(super) fn forward_body<
 ) {
     let rows = x.len().min(y.len());
     let (x, y) = (&x[..rows], &mut y[..rows]);
-    if density.sparse(|| super::sparse::mostly_zero::<T, I, O>(x)) {
-        super::sparse::forward_sparse::<T, I, O, FUSED>(x, w, bias, y);
+    if density.sparse(|| super::sparse::mostly_zero::<T, I, O, FUSED, W>(x)) {
+        super::sparse::forward_sparse::<T, I, O, FUSED, W>(x, w, bias, y);
     } else {
         forward_dense::<T, I, O, FUSED, R, W>(x, w, bias, y);
     }

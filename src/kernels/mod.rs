@@ -264,7 +264,7 @@ pub fn matmul_bias_with<T: Scalar, const I: usize, const O: usize>(
     let (x, y) = (&x[..rows], &mut y[..rows]);
     #[cfg(feature = "parallel")]
     if rows >= 16 {
-        match parallel::plan(rows * I * O, || sparse::mostly_zero::<T, I, O>(x)) {
+        match parallel::plan(rows * I * O, || sparse::mostly_zero::<T, I, O, true, 16>(x)) {
             (density, true) => {
                 // Two halves of the rows: disjoint outputs, each computed exactly as on one
                 // thread.

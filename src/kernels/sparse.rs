@@ -73,21 +73,23 @@ pub(super) fn nonzero_offsets<T: Scalar>(x: &[T], idx: &mut [u16; SPAN + GROUP])
     n
 }
 
-/// Whether skipping zeros pays for a batch `x` feeding `O` outputs: when at most
-/// `O / (O + 60)` of its entries are nonzero (45 % for 50 outputs, 14 % for 10), or, for
-/// fewer than [`FEW_ROWS`] rows, at most two thirds.
+/// Whether skipping zeros pays for a batch `x` feeding `O` outputs, on a path whose tiles are
+/// `W` values wide: when at most `O / (O + 46)` of its entries are nonzero where
+/// [`forward_sparse`] reads aligned copies of the weights (52 % for 50 outputs), `O / (O + 60)`
+/// where it reads them in place (45 % for 50 outputs, 14 % for 10), or, for fewer than
+/// [`FEW_ROWS`] rows, at most two thirds.
 ///
 /// A nonzero input costs the zero-skipping kernel about what an input costs the
 /// register-blocked dense kernel, plus a fixed part (finding the input, broadcasting it)
 /// that weighs most when there are few outputs. Measured for 784 → 50 at batch 100 on AVX2,
-/// forcing each kernel (this limit raised to all entries; `cargo bench --bench typenet --
-/// density` times the batches; two runs, 2026-11-28): dense 104–114 µs whatever the
-/// density; zero-skipping 55–63 µs at 18 % nonzero, 86 µs at 34 %, 102–104 µs at 43 %,
-/// 114–122 µs at 51 %, so the two meet near 45 %. (Before the dense kernel ran the rows
-/// past its last block of six in blocks too, it took 115 µs and they met near 58 %, with
-/// the threshold at `O / (O + 44)`.) Handwritten digits are 19 % nonzero; Fashion-MNIST,
-/// 50 % (±1.5 % from batch to batch), where both kernels take the same time (98–101 µs on
-/// its batches, either kernel forced).
+/// forcing each kernel (this limit raised to all entries, or lowered to none) on the batches
+/// of `cargo bench --bench typenet -- density` (a throwaway harness, min of 30 runs each,
+/// 2026-11-28): dense 97–98 µs whatever the density; zero-skipping on aligned weights 48 µs
+/// at 18 % nonzero, 72 µs at 34 %, 84 µs at 43 %, 95 µs at 51 %, 106 µs at 59 %, so the two
+/// meet near 52 %; on the weights in place 50, 80, 94, 108 and 122 µs, meeting near 45 %
+/// (as an earlier run with `cargo bench` found). Handwritten digits are 19 % nonzero;
+/// Fashion-MNIST, 50 % (±1.5 % from batch to batch), where the zero-skipping kernel on
+/// aligned weights takes 85–87 µs and the dense one 100 µs (on its batches, either forced).
 ///
 /// A few rows have no blocks to reuse weights in: the dense kernel then streams every row
 /// of weights once per row of `x`, and the zero-skipping one only the rows it needs, for
@@ -100,10 +102,20 @@ pub(super) fn nonzero_offsets<T: Scalar>(x: &[T], idx: &mut [u16; SPAN + GROUP])
 /// 95th percentile), so about half of them took the dense kernel when single samples had the
 /// threshold of larger batches.
 #[inline(always)]
-pub(super) fn mostly_zero<T: Scalar, const I: usize, const O: usize>(x: &[[T; I]]) -> bool {
+pub(super) fn mostly_zero<
+    T: Scalar,
+    const I: usize,
+    const O: usize,
+    const FUSED: bool,
+    const W: usize,
+>(
+    x: &[[T; I]],
+) -> bool {
     let entries = (x.len() * I) as u64;
     let limit = if x.len() < FEW_ROWS {
         entries * 2 / 3
+    } else if aligned_stride::<T, O, FUSED, W>().is_some() {
+        entries * O as u64 / (O as u64 + 46)
     } else {
         entries * O as u64 / (O as u64 + 60)
     };
@@ -195,20 +207,86 @@ fn nonzero_at_most<T: Scalar, const I: usize>(
     true
 }
 
-/// `acc += Σ_k xs[k] · ws[k][o0..o0 + W]` over the offsets `k` in `idx`.
+/// Rows of `O` values by index (rows of weights, or of `dy`): where they lie, or copied to
+/// aligned rows ([`Strided`]). A trait with always-inlined methods rather than a closure, so
+/// that the portable build inlines the access in every loop too.
+trait Rows<T, const O: usize> {
+    /// Row `k`, if there is one.
+    fn row(&self, k: usize) -> Option<&[T; O]>;
+
+    /// How many rows there are.
+    fn count(&self) -> usize;
+}
+
+impl<T, const O: usize> Rows<T, O> for [[T; O]] {
+    #[inline(always)]
+    fn row(&self, k: usize) -> Option<&[T; O]> {
+        self.get(k)
+    }
+
+    #[inline(always)]
+    fn count(&self) -> usize {
+        self.len()
+    }
+}
+
+/// `count` rows of `O` values `stride` values apart in `values`.
+struct Strided<'a, T> {
+    values: &'a [T],
+    stride: usize,
+    count: usize,
+}
+
+impl<T, const O: usize> Rows<T, O> for Strided<'_, T> {
+    #[inline(always)]
+    fn row(&self, k: usize) -> Option<&[T; O]> {
+        if k >= self.count {
+            return None;
+        }
+        let start = k * self.stride;
+        <&[T; O]>::try_from(self.values.get(start..start + O)?).ok()
+    }
+
+    #[inline(always)]
+    fn count(&self) -> usize {
+        self.count
+    }
+}
+
+/// The rows of `rows` from row `first` on.
+struct Offset<'a, R: ?Sized> {
+    rows: &'a R,
+    first: usize,
+}
+
+impl<T, const O: usize, R: Rows<T, O> + ?Sized> Rows<T, O> for Offset<'_, R> {
+    #[inline(always)]
+    fn row(&self, k: usize) -> Option<&[T; O]> {
+        self.rows.row(self.first + k)
+    }
+
+    #[inline(always)]
+    fn count(&self) -> usize {
+        self.rows.count().saturating_sub(self.first)
+    }
+}
+
+/// `acc += Σ_k xs[k] · ws[k][o0..o0 + W]` over the offsets `k` in `idx`, `ws[k]` being the
+/// row of weights of input `k` of the span.
 #[inline(always)]
 fn accumulate<T: Scalar, const O: usize, const W: usize, const FUSED: bool>(
     acc: &mut [T; W],
     o0: usize,
     xs: &[T],
-    ws: &[[T; O]],
+    ws: &(impl Rows<T, O> + ?Sized),
     idx: &[u16],
 ) {
     // A local copy, so the sums stay in registers rather than in `acc`'s memory.
     let mut sums = *acc;
     for &k in idx {
         let k = usize::from(k);
-        if let (Some(&xv), Some(wt)) = (xs.get(k), ws.get(k).and_then(|w| w.get(o0..o0 + W))) {
+        let Some(&xv) = xs.get(k) else { continue };
+        if let Some(wt) = ws.row(k).and_then(|w| w.get(o0..o0 + W)) {
             for (a, &wo) in sums.iter_mut().zip(wt) {
                 *a = madd::<T, FUSED>(xv, wo, *a);
             }
@@ -225,7 +303,7 @@ fn accumulate_pair<T: Scalar, const O: usize>(
     b: &mut [T; O],
     xa: &[T],
     xb: &[T],
-    ws: &[[T; O]],
+    ws: &(impl Rows<T, O> + ?Sized),
     ia: &[u16],
     ib: &[u16],
 ) {
@@ -234,7 +312,7 @@ fn accumulate_pair<T: Scalar, const O: usize>(
     for (&ka, &kb) in ia.iter().zip(ib) {
         let (ka, kb) = (usize::from(ka), usize::from(kb));
         if let (Some(&va), Some(wa), Some(&vb), Some(wb)) =
-            (xa.get(ka), ws.get(ka), xb.get(kb), ws.get(kb))
+            (xa.get(ka), ws.row(ka), xb.get(kb), ws.row(kb))
         {
             for j in 0..O {
                 sa[j] = va.mul_add(wa[j], sa[j]);
@@ -262,9 +340,24 @@ fn span<T: Scalar, const O: usize>() -> usize {
     (BUDGET / (O * T::BYTES).max(1) / GROUP * GROUP).clamp(GROUP, SPAN)
 }
 
-/// `y[r] = bias + x[r] · w` for every row, adding only the inputs that are not zero.
+/// `y[r] = bias + x[r] · w` for every row, adding only the inputs that are not zero, on a
+/// path whose tiles are `W` values wide.
+///
+/// A batch (at least [`FEW_ROWS`] rows) of a layer whose rows of weights [`aligned_stride`]
+/// would start off a vector boundary copies each span of weights to aligned rows first: every
+/// row of the batch then loads those rows, a vector per multiply-add. Measured for 784 → 50
+/// at batch 100 on AVX2 (a throwaway interleaved timing, min of 40 batches each, this kernel
+/// forced): handwritten digits 51.5 → 47.4–48.1 µs, Fashion-MNIST 100 → 85–87 µs, with the
+/// same bits. A few rows would pay for the copy without reusing it, and read the weights
+/// where they lie.
 #[inline(always)]
-pub(super) fn forward_sparse<T: Scalar, const I: usize, const O: usize, const FUSED: bool>(
+pub(super) fn forward_sparse<
+    T: Scalar,
+    const I: usize,
+    const O: usize,
+    const FUSED: bool,
+    const W: usize,
+>(
     x: &[[T; I]],
     w: &[[T; O]; I],
     bias: &[T; O],
@@ -273,47 +366,82 @@ pub(super) fn forward_sparse<T: Scalar, const I: usize, const O: usize, const FU
     for yr in y.iter_mut() {
         *yr = *bias;
     }
-    // A few rows gain nothing from keeping a span of weights in L1: use the longest lists.
-    let span = if x.len() < FEW_ROWS {
-        SPAN
-    } else {
-        span::<T, O>()
+    let aligned = match x.len() < FEW_ROWS {
+        true => None,
+        false => aligned_stride::<T, O, FUSED, W>(),
     };
-    let mut idx = [0u16; SPAN + GROUP];
-    let mut idx2 = [0u16; SPAN + GROUP];
+    let Some(stride) = aligned else {
+        // A few rows gain nothing from keeping a span of weights in L1: use the longest lists.
+        let span = if x.len() < FEW_ROWS {
+            SPAN
+        } else {
+            span::<T, O>()
+        };
+        // Index lists, made once: two rows at a time on the SIMD paths.
+        let mut lists = [[0u16; SPAN + GROUP]; 2];
+        for (s, ws) in w.chunks(span).enumerate() {
+            forward_span::<T, I, O, FUSED>(x, y, s * span, ws, &mut lists);
+        }
+        return;
+    };
+    let mut lists = [[0u16; SPAN + GROUP]; 2];
+    let span = (span::<T, O>().min(ROW_BLOCK * ALIGNED_WIDTH / stride) / GROUP * GROUP).max(GROUP);
+    let mut rows = AlignedRows([T::zero(); ROW_BLOCK * ALIGNED_WIDTH]);
     for (s, ws) in w.chunks(span).enumerate() {
-        let k0 = s * span;
-        if FUSED {
-            // Two rows at a time: two independent chains of fused multiply-adds.
-            let (pairs, _) = x.as_chunks::<2>();
-            let (ypairs, _) = y.as_chunks_mut::<2>();
-            for ([xa, xb], [ya, yb]) in pairs.iter().zip(ypairs.iter_mut()) {
-                let xa = xa.get(k0..k0 + ws.len()).unwrap_or(&[]);
-                let xb = xb.get(k0..k0 + ws.len()).unwrap_or(&[]);
-                let na = nonzero_offsets(xa, &mut idx);
-                let nb = nonzero_offsets(xb, &mut idx2);
-                let ia = idx.get(..na).unwrap_or(&[]);
-                let ib = idx2.get(..nb).unwrap_or(&[]);
-                accumulate_pair::<T, O>(ya, yb, xa, xb, ws, ia, ib);
+        for (dst, src) in rows.0.chunks_exact_mut(stride).zip(ws) {
+            if let Some(dst) = dst.get_mut(..O) {
+                dst.copy_from_slice(src);
             }
         }
-        let paired = if FUSED { x.len() / 2 * 2 } else { 0 };
-        for (xr, yr) in x.iter().zip(y.iter_mut()).skip(paired) {
-            let xs = xr.get(k0..k0 + ws.len()).unwrap_or(&[]);
-            let n = nonzero_offsets(xs, &mut idx);
-            let idx = idx.get(..n).unwrap_or(&[]);
-            if FUSED || O <= TILE {
-                accumulate::<T, O, O, FUSED>(yr, 0, xs, ws, idx);
-                continue;
-            }
-            let (tiles, tail) = yr.as_chunks_mut::<TILE>();
-            for (t, acc) in tiles.iter_mut().enumerate() {
-                accumulate::<T, O, TILE, FUSED>(acc, t * TILE, xs, ws, idx);
-            }
-            let start = O - tail.len();
-            for (j, acc) in tail.iter_mut().enumerate() {
-                accumulate::<T, O, 1, FUSED>(core::array::from_mut(acc), start + j, xs, ws, idx);
-            }
+        let aligned = Strided {
+            values: &rows.0,
+            stride,
+            count: ws.len(),
+        };
+        forward_span::<T, I, O, FUSED>(x, y, s * span, &aligned, &mut lists);
+    }
+}
+
+/// The inputs `k0..k0 + ws.count()` of [`forward_sparse`] for every row, `ws[k]` being the row of
+/// weights of input `k0 + k`.
+#[inline(always)]
+fn forward_span<T: Scalar, const I: usize, const O: usize, const FUSED: bool>(
+    x: &[[T; I]],
+    y: &mut [[T; O]],
+    k0: usize,
+    ws: &(impl Rows<T, O> + ?Sized),
+    [idx, idx2]: &mut [[u16; SPAN + GROUP]; 2],
+) {
+    if FUSED {
+        // Two rows at a time: two independent chains of fused multiply-adds.
+        let (pairs, _) = x.as_chunks::<2>();
+        let (ypairs, _) = y.as_chunks_mut::<2>();
+        for ([xa, xb], [ya, yb]) in pairs.iter().zip(ypairs.iter_mut()) {
+            let xa = xa.get(k0..k0 + ws.count()).unwrap_or(&[]);
+            let xb = xb.get(k0..k0 + ws.count()).unwrap_or(&[]);
+            let na = nonzero_offsets(xa, idx);
+            let nb = nonzero_offsets(xb, idx2);
+            let ia = idx.get(..na).unwrap_or(&[]);
+            let ib = idx2.get(..nb).unwrap_or(&[]);
+            accumulate_pair::<T, O>(ya, yb, xa, xb, ws, ia, ib);
+        }
+    }
+    let paired = if FUSED { x.len() / 2 * 2 } else { 0 };
+    for (xr, yr) in x.iter().zip(y.iter_mut()).skip(paired) {
+        let xs = xr.get(k0..k0 + ws.count()).unwrap_or(&[]);
+        let n = nonzero_offsets(xs, idx);
+        let idx = idx.get(..n).unwrap_or(&[]);
+        if FUSED || O <= TILE {
+            accumulate::<T, O, O, FUSED>(yr, 0, xs, ws, idx);
+            continue;
+        }
+        let (tiles, tail) = yr.as_chunks_mut::<TILE>();
+        for (t, acc) in tiles.iter_mut().enumerate() {
+            accumulate::<T, O, TILE, FUSED>(acc, t * TILE, xs, ws, idx);
+        }
+        let start = O - tail.len();
+        for (j, acc) in tail.iter_mut().enumerate() {
+            accumulate::<T, O, 1, FUSED>(core::array::from_mut(acc), start + j, xs, ws, idx);
         }
     }
 }
@@ -325,21 +453,23 @@ const ROW_BLOCK: usize = 128;
 /// Measured: 32 is 10 % slower, 128 no faster.
 const KSPAN: usize = 64;
 
-/// Values per row of [`AlignedRows`]: rows of `dy` up to this wide (after padding) are
-/// copied there.
+/// Values per row of [`AlignedRows`]: rows up to this wide (after padding) are copied there.
 const ALIGNED_WIDTH: usize = 64;
 
-/// A block of rows of `dy`, each starting on a vector boundary (32 KiB of `f32`).
+/// Rows each starting on a vector boundary (32 KiB of `f32`): a block of rows of `dy` for the
+/// weight gradient, a span of rows of weights for the forward pass of a batch.
 #[repr(C, align(64))]
 struct AlignedRows<T>([T; ROW_BLOCK * ALIGNED_WIDTH]);
 
 /// The distance between rows of `O` values that start on a vector boundary of a SIMD path
-/// whose tiles are `W` values wide (vectors of `W / 2`), when the weight gradient should copy
-/// the rows of `dy` there: on the SIMD paths, for `f32`, when rows of `O` values are not
-/// already a whole number of vectors, are at least two vectors long, and fit
-/// [`ALIGNED_WIDTH`] padded.
+/// whose tiles are `W` values wide (vectors of `W / 2`), when the zero-skipping kernels
+/// should copy their rows of `O` values there (the weight gradient its rows of `dy`, the
+/// forward pass of a batch its rows of weights, [`forward_sparse`]): on the SIMD paths, for
+/// `f32`, when rows of `O` values are not already a whole number of vectors, are at least two
+/// vectors long, and fit [`ALIGNED_WIDTH`] padded.
 ///
-/// Each nonzero input loads its row of `dy` a vector at a time, one load per multiply-add.
+/// Each nonzero input loads its row of `dy` (or of weights) a vector at a time, one load per
+/// multiply-add.
 /// Rows of 50 `f32` lie 200 bytes apart, so most of those loads straddle two 32-byte halves
 /// and many two cache lines. Copied to rows 56 values apart (once per block of rows, 100 rows
 /// of 50 in about a microsecond), the same loads are aligned. Measured for 784 → 50 at batch
@@ -390,27 +520,28 @@ pub(super) fn weight_gradient_sparse<
                         dst.copy_from_slice(src);
                     }
                 }
-                let row = |r: usize| {
-                    let values = rows.0.get(r * stride..r * stride + O).unwrap_or(&[]);
-                    <&[T; O]>::try_from(values).ok()
+                let aligned = Strided {
+                    values: &rows.0,
+                    stride,
+                    count: dyb.len(),
                 };
-                gradient_block::<T, I, O, FUSED>(xb, row, dw, first, block == 0);
+                gradient_block::<T, I, O, FUSED>(xb, &aligned, dw, first, block == 0);
             }
         }
         None => {
             for (block, (xb, dyb)) in x.chunks(ROW_BLOCK).zip(dy.chunks(ROW_BLOCK)).enumerate() {
-                gradient_block::<T, I, O, FUSED>(xb, |r| dyb.get(r), dw, first, block == 0);
+                gradient_block::<T, I, O, FUSED>(xb, dyb, dw, first, block == 0);
             }
         }
     }
 }
 
-/// [`weight_gradient_sparse`] for one block of at most [`ROW_BLOCK`] rows: `xb`, and `dy(r)`
+/// [`weight_gradient_sparse`] for one block of at most [`ROW_BLOCK`] rows: `xb`, and `dy[r]`
 /// the row of `dy` of its row `r`. The first block sets `dw`, the others add to it.
 #[inline(always)]
-fn gradient_block<'a, T: Scalar + 'a, const I: usize, const O: usize, const FUSED: bool>(
+fn gradient_block<T: Scalar, const I: usize, const O: usize, const FUSED: bool>(
     xb: &[[T; I]],
-    dy: impl Fn(usize) -> Option<&'a [T; O]>,
+    dy: &(impl Rows<T, O> + ?Sized),
     dw: &mut [[T; O]],
     first: usize,
     set: bool,
@@ -437,27 +568,31 @@ fn gradient_block<'a, T: Scalar + 'a, const I: usize, const O: usize, const FUSE
                 );
                 let bits = u64::from(lo) | u64::from(hi) << 32;
                 let xh = xb.get(64 * h..).unwrap_or(&[]);
-                sum_rows::<T, I, O, FUSED>(&mut acc, bits, xh, |r| dy(64 * h + r), k0 + j);
+                let dyh = Offset {
+                    rows: dy,
+                    first: 64 * h,
+                };
+                sum_rows::<T, I, O, FUSED>(&mut acc, bits, xh, &dyh, k0 + j);
             }
             *dwr = acc;
         }
     }
 }
 
-/// `acc += Σ x[r][k] · dy(r)` over the set bits `r` of `bits`, lowest first.
+/// `acc += Σ x[r][k] · dy[r]` over the set bits `r` of `bits`, lowest first.
 #[inline(always)]
-fn sum_rows<'a, T: Scalar + 'a, const I: usize, const O: usize, const FUSED: bool>(
+fn sum_rows<T: Scalar, const I: usize, const O: usize, const FUSED: bool>(
     acc: &mut [T; O],
     mut bits: u64,
     x: &[[T; I]],
-    dy: impl Fn(usize) -> Option<&'a [T; O]>,
+    dy: &(impl Rows<T, O> + ?Sized),
     k: usize,
 ) {
     let mut sums = *acc;
     while bits != 0 {
         let r = bits.trailing_zeros() as usize;
         bits &= bits - 1;
-        if let (Some(&xv), Some(d)) = (x.get(r).and_then(|xr| xr.get(k)), dy(r)) {
+        if let (Some(&xv), Some(d)) = (x.get(r).and_then(|xr| xr.get(k)), dy.row(r)) {
             for (a, &dv) in sums.iter_mut().zip(d) {
                 *a = madd::<T, FUSED>(xv, dv, *a);
             }
