@@ -386,18 +386,9 @@ pub(super) fn forward_sparse<
     };
     let mut lists = [[0u16; SPAN + GROUP]; 2];
     let span = (span::<T, O>().min(ROW_BLOCK * ALIGNED_WIDTH / stride) / GROUP * GROUP).max(GROUP);
-    let mut rows = AlignedRows([T::zero(); ROW_BLOCK * ALIGNED_WIDTH]);
+    let mut rows = AlignedRows::new();
     for (s, ws) in w.chunks(span).enumerate() {
-        for (dst, src) in rows.0.chunks_exact_mut(stride).zip(ws) {
-            if let Some(dst) = dst.get_mut(..O) {
-                dst.copy_from_slice(src);
-            }
-        }
-        let aligned = Strided {
-            values: &rows.0,
-            stride,
-            count: ws.len(),
-        };
+        let aligned = rows.copy(ws, stride);
         forward_span::<T, I, O, FUSED>(x, y, s * span, &aligned, &mut lists);
     }
 }
@@ -461,6 +452,29 @@ const ALIGNED_WIDTH: usize = 64;
 #[repr(C, align(64))]
 struct AlignedRows<T>([T; ROW_BLOCK * ALIGNED_WIDTH]);
 
+impl<T: Scalar> AlignedRows<T> {
+    /// Empty rows.
+    #[inline(always)]
+    fn new() -> Self {
+        AlignedRows([T::zero(); ROW_BLOCK * ALIGNED_WIDTH])
+    }
+
+    /// Copies `rows` (as many as fit) to rows `stride` values apart, and returns them.
+    #[inline(always)]
+    fn copy<const O: usize>(&mut self, rows: &[[T; O]], stride: usize) -> Strided<'_, T> {
+        for (dst, src) in self.0.chunks_exact_mut(stride).zip(rows) {
+            if let Some(dst) = dst.get_mut(..O) {
+                dst.copy_from_slice(src);
+            }
+        }
+        Strided {
+            values: &self.0,
+            stride,
+            count: rows.len().min(self.0.len() / stride.max(1)),
+        }
+    }
+}
+
 /// The distance between rows of `O` values that start on a vector boundary of a SIMD path
 /// whose tiles are `W` values wide (vectors of `W / 2`), when the zero-skipping kernels
 /// should copy their rows of `O` values there (the weight gradient its rows of `dy`, the
@@ -513,18 +527,9 @@ pub(super) fn weight_gradient_sparse<
 ) {
     match aligned_stride::<T, O, FUSED, W>() {
         Some(stride) => {
-            let mut rows = AlignedRows([T::zero(); ROW_BLOCK * ALIGNED_WIDTH]);
+            let mut rows = AlignedRows::new();
             for (block, (xb, dyb)) in x.chunks(ROW_BLOCK).zip(dy.chunks(ROW_BLOCK)).enumerate() {
-                for (dst, src) in rows.0.chunks_exact_mut(stride).zip(dyb) {
-                    if let Some(dst) = dst.get_mut(..O) {
-                        dst.copy_from_slice(src);
-                    }
-                }
-                let aligned = Strided {
-                    values: &rows.0,
-                    stride,
-                    count: dyb.len(),
-                };
+                let aligned = rows.copy(dyb, stride);
                 gradient_block::<T, I, O, FUSED>(xb, &aligned, dw, first, block == 0);
             }
         }
