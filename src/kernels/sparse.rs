@@ -378,18 +378,18 @@ pub(super) fn forward_sparse<
             span::<T, O>()
         };
         // Index lists, made once: two rows at a time on the SIMD paths.
-        let (mut idx, mut idx2) = ([0u16; SPAN + GROUP], [0u16; SPAN + GROUP]);
+        let mut lists = [[0u16; SPAN + GROUP]; 2];
         for (s, ws) in w.chunks(span).enumerate() {
-            forward_span::<T, I, O, FUSED>(x, y, s * span, ws, &mut idx, &mut idx2);
+            forward_span::<T, I, O, FUSED>(x, y, s * span, ws, &mut lists);
         }
         return;
     };
-    let (mut idx, mut idx2) = ([0u16; SPAN + GROUP], [0u16; SPAN + GROUP]);
+    let mut lists = [[0u16; SPAN + GROUP]; 2];
     let span = (span::<T, O>().min(ROW_BLOCK * ALIGNED_WIDTH / stride) / GROUP * GROUP).max(GROUP);
     let mut rows = AlignedRows::new();
     for (s, ws) in w.chunks(span).enumerate() {
         let aligned = rows.copy(ws, stride);
-        forward_span::<T, I, O, FUSED>(x, y, s * span, &aligned, &mut idx, &mut idx2);
+        forward_span::<T, I, O, FUSED>(x, y, s * span, &aligned, &mut lists);
     }
 }
 
@@ -401,8 +401,7 @@ fn forward_span<T: Scalar, const I: usize, const O: usize, const FUSED: bool>(
     y: &mut [[T; O]],
     k0: usize,
     ws: &(impl Rows<T, O> + ?Sized),
-    idx: &mut [u16; SPAN + GROUP],
-    idx2: &mut [u16; SPAN + GROUP],
+    [idx, idx2]: &mut [[u16; SPAN + GROUP]; 2],
 ) {
     if FUSED {
         // Two rows at a time: two independent chains of fused multiply-adds.
