@@ -60,11 +60,12 @@ fn main() -> ExitCode {
         ("affine2.W", "W2"),
         ("affine2.b", "b2"),
     ];
-    for (name, diff) in mean_abs_diff(&backprop, &numerical) {
+    for (info, diff) in mean_abs_diff(&backprop, &numerical) {
+        let name = info.to_string();
         let book = names
             .iter()
             .find(|(n, _)| *n == name)
-            .map_or(name, |(_, b)| *b);
+            .map_or(name.as_str(), |(_, b)| *b);
         println!("{book}:{diff:.1e}");
     }
 

@@ -1,8 +1,14 @@
 //! Weight initialisation.
 
+use crate::layer::Role;
 use crate::{Network, Rng, Scalar};
 
 /// How weights are drawn; biases always start at zero, as in the book.
+///
+/// Which tensors are weights comes from each layer's table
+/// ([`Layer::TENSORS`](crate::layer::Layer::TENSORS)): a [`Role::Weight`] is drawn with
+/// a deviation scaled by its `fan_in`, a [`Role::Bias`] is zeroed, a [`Role::Gain`] set
+/// to one, and a [`Role::State`] set to its `start`.
 ///
 /// ```
 /// use typenet::Init;
@@ -34,8 +40,8 @@ impl Init {
         }
     }
 
-    /// Draws every weight of `net` from `rng` (tensor by tensor, row-major) and zeroes
-    /// every bias.
+    /// Draws every weight of `net` from `rng` (tensor by tensor, row-major) and sets every
+    /// other tensor to its role's starting value (biases zero).
     ///
     /// ```
     /// use typenet::prelude::*;
@@ -46,17 +52,20 @@ impl Init {
     /// assert_eq!(net.affine1.b, [0.0; 3]);
     /// ```
     pub fn apply<T: Scalar, N: Network<T>>(self, net: &mut N, rng: &mut Rng) {
-        for (index, info) in N::TENSORS.iter().enumerate() {
+        for (index, info) in N::tensors().enumerate() {
             let Some(values) = net.tensor_mut(index) else {
                 continue;
             };
-            if info.is_weight() {
-                let std = self.std_dev(info.shape[0]);
-                for v in values {
-                    *v = T::from_f64(std * rng.normal());
+            match info.role {
+                Role::Weight { fan_in } => {
+                    let std = self.std_dev(fan_in);
+                    for v in values {
+                        *v = T::from_f64(std * rng.normal());
+                    }
                 }
-            } else {
-                values.fill(T::zero());
+                Role::Bias => values.fill(T::zero()),
+                Role::Gain => values.fill(T::one()),
+                Role::State { start } => values.fill(T::from_f64(start)),
             }
         }
     }

@@ -25,7 +25,8 @@
 //!
 //! The maths is chapter 5 of *Deep Learning from Scratch*: the scalar graph ([`MulLayer`],
 //! [`AddLayer`]), the layers ([`Relu`], [`Sigmoid`], [`Affine`], [`SoftmaxWithLoss`]) and
-//! the [gradient check](gradcheck).
+//! the [gradient check](gradcheck). The layers are an open set: any type implementing the
+//! [layer contract](layer) can be declared next to them.
 //!
 //! ## Features
 //! - `std` (default): file formats in [`io`]: MNIST IDX (gzip or raw), `safetensors`
@@ -70,6 +71,7 @@ pub mod gradcheck;
 #[cfg(feature = "std")]
 pub mod io;
 pub mod kernels;
+pub mod layer;
 pub mod optim;
 #[cfg(feature = "parallel")]
 pub mod parallel;
@@ -78,6 +80,7 @@ pub mod train;
 
 pub use graph::{AddLayer, MulLayer};
 pub use init::Init;
+pub use layer::{Layer, Loss, Mode};
 pub use layers::{Affine, Relu, Sigmoid, SoftmaxWithLoss};
 pub use network::{Network, TensorInfo};
 pub use optim::{AdaGrad, Adam, AnyOptimizer, Momentum, Optimizer, RmsProp, Sgd};
@@ -97,11 +100,13 @@ pub use scalar::Scalar;
 /// assert_eq!(net.affine2.w.len(), 4);
 /// ```
 ///
-/// The form is `[attributes] [visibility] struct Name< Layer, Layer, … >`, where each layer
-/// is `Affine<IN, OUT>`, `Relu`, `Sigmoid` (their width comes from the layer before; an
-/// explicit `Relu<N>` is checked) or `SoftmaxWithLoss` (last, exactly once). A layer may be
-/// named, `hidden: Affine<784, 50>`; otherwise fields are called `affine1`, `relu1`,
-/// `affine2`, … The generated items are:
+/// The form is `[attributes] [visibility] struct Name< Layer, Layer, … >`. The built-in
+/// layers are `Affine<IN, OUT>`, `Relu`, `Sigmoid` (their width comes from the layer before;
+/// an explicit `Relu<N>` is checked) and `SoftmaxWithLoss` (last, exactly once). Any other
+/// type implementing [`Layer`] is a layer too, written as its full type with
+/// `T` for the network's scalar type (`Scale<T, 50>`; see [`layer`]). A layer may be named,
+/// `hidden: Affine<784, 50>`; otherwise fields are called `affine1`, `relu1`, `affine2`, …
+/// The generated items are:
 ///
 /// - `struct Name<T: Scalar = f32>`: the parameters, one public field per layer. The same
 ///   type holds gradients and optimizer state.
@@ -109,8 +114,12 @@ pub use scalar::Scalar;
 /// - methods `zeros`, `new(seed)`, `with_init(init, seed)`, `predict`, `classify`, `loss`,
 ///   `accuracy`, `forward`, `backward`, `gradient`, `numerical_gradient`, and a
 ///   [`Network`] implementation.
-/// - for `f32` and `f64`, `const fn from_le_bytes`, which builds the network from the bytes
-///   of a saved parameter file at compile time (for weights in flash).
+/// - for `f32` and `f64`, `from_le_bytes`, which builds the network from the bytes of a
+///   saved parameter file; a `const fn` when every layer is built in, so that weights can
+///   be decoded into a `static` at compile time (in flash).
+///
+/// `cargo doc` on your own crate shows every generated item of your networks, with its
+/// layers and sizes.
 ///
 /// Shape mistakes are compile errors that point at the layer:
 ///
@@ -143,14 +152,30 @@ pub fn argmax<T: Scalar>(values: &[T]) -> usize {
 /// Everything a user of `network!` needs in scope.
 pub mod prelude {
     pub use crate::{
-        network, AdaGrad, Adam, Affine, AnyOptimizer, Class, Init, Momentum, Network, Optimizer,
-        Relu, RmsProp, Rng, Scalar, Sgd, Sigmoid, SoftmaxWithLoss,
+        network, AdaGrad, Adam, Affine, AnyOptimizer, Class, Init, Layer, Loss, Mode, Momentum,
+        Network, Optimizer, Relu, RmsProp, Rng, Scalar, Sgd, Sigmoid, SoftmaxWithLoss,
     };
 }
 
 #[doc(hidden)]
 pub mod __private {
     //! Items the generated code uses; not part of the public API.
+    pub use crate::layer::{reshape, reshape_mut, Fits, InPlace, Tensor};
     pub use crate::sample::{Sample, Target};
     pub use typenum;
+
+    /// Builds a network whose layers have no `const` byte decoder from the bytes of a
+    /// parameter file (the layout of `typenet::io::save_raw`), tensor by tensor.
+    pub fn from_le_bytes<T: crate::Scalar, N: crate::Network<T>>(bytes: &[u8]) -> N {
+        let mut net = N::zeros();
+        let mut chunks = bytes.chunks_exact(T::BYTES);
+        for index in 0..N::TENSOR_COUNT {
+            if let Some(dst) = net.tensor_mut(index) {
+                for (d, c) in dst.iter_mut().zip(&mut chunks) {
+                    *d = T::read_le(c);
+                }
+            }
+        }
+        net
+    }
 }

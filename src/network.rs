@@ -1,23 +1,41 @@
 //! What every declared network is: the [`Network`] trait the `network!` macro implements.
 
+use crate::layer::{ParamSpec, Role};
 use crate::Scalar;
-use generic_array::{ArrayLength, GenericArray};
+use core::fmt;
 
-/// Name and shape of one parameter tensor, as saved to files.
+/// One parameter tensor of a network: the layer field it belongs to and the layer's
+/// description of it. Displayed (and saved to files) as `<layer>.<name>`.
 ///
 /// ```
-/// let info = typenet::TensorInfo { name: "affine1.W", shape: &[784, 50] };
+/// use typenet::layer::Role;
+/// let info = typenet::TensorInfo { layer: "affine1", name: "W", shape: &[784, 50], role: Role::Weight { fan_in: 784 } };
 /// assert_eq!(info.len(), 39_200);
+/// assert_eq!(info.to_string(), "affine1.W");
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct TensorInfo {
-    /// `"<layer field>.W"` (weights, shape `[in, out]`) or `"<layer field>.b"` (biases, `[out]`).
+    /// The layer's field in the network (`"affine1"`).
+    pub layer: &'static str,
+    /// The tensor's name within the layer (`"W"` for weights shaped `[in, out]`, `"b"` for biases).
     pub name: &'static str,
     /// Row-major shape.
     pub shape: &'static [usize],
+    /// What the tensor is for.
+    pub role: Role,
 }
 
 impl TensorInfo {
+    /// The tensor `spec` of the layer in field `layer`.
+    pub const fn new(layer: &'static str, spec: &ParamSpec) -> Self {
+        TensorInfo {
+            layer,
+            name: spec.name,
+            shape: spec.shape,
+            role: spec.role,
+        }
+    }
+
     /// Number of values in the tensor.
     pub const fn len(&self) -> usize {
         let mut n = 1;
@@ -29,14 +47,27 @@ impl TensorInfo {
         n
     }
 
-    /// Whether the tensor holds no values (never true for a declared network).
+    /// Whether the tensor holds no values.
     pub const fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
-    /// Whether this is a weight matrix (as opposed to a bias vector).
-    pub const fn is_weight(&self) -> bool {
-        self.shape.len() == 2
+    /// Whether the optimizers update this tensor (every role but [`Role::State`]).
+    pub const fn is_trained(&self) -> bool {
+        self.role.is_trained()
+    }
+
+    /// Whether `name` is this tensor's full name, `<layer>.<name>`.
+    pub fn is_named(&self, name: &str) -> bool {
+        name.strip_prefix(self.layer)
+            .and_then(|rest| rest.strip_prefix('.'))
+            == Some(self.name)
+    }
+}
+
+impl fmt::Display for TensorInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.layer, self.name)
     }
 }
 
@@ -46,7 +77,8 @@ impl TensorInfo {
 /// The generated struct also has inherent methods (`predict`, `loss`, `gradient`, …) that
 /// accept samples of any shape and either kind of target; this trait is the uniform face
 /// that generic code (optimizers, initialisation, files, the training loop) works with.
-/// The parameter tensors are numbered in declaration order, weights before biases.
+/// The parameter tensors are numbered in declaration order, each layer's in the order of
+/// its [`Layer::TENSORS`](crate::layer::Layer::TENSORS) table.
 ///
 /// ```
 /// use typenet::prelude::*;
@@ -54,7 +86,7 @@ impl TensorInfo {
 ///
 /// fn count<N: Network<f32>>() -> usize { N::PARAMS }
 /// assert_eq!(count::<Tiny>(), 8);
-/// assert_eq!(<Tiny as Network<f32>>::TENSORS[0].name, "affine1.W");
+/// assert_eq!(<Tiny as Network<f32>>::tensor_info(0).unwrap().to_string(), "affine1.W");
 /// ```
 pub trait Network<T: Scalar>: Clone {
     /// The declared name of the network, e.g. `"TwoLayerNet"`.
@@ -67,13 +99,12 @@ pub trait Network<T: Scalar>: Clone {
     const CLASSES: usize;
     /// Total number of parameters.
     const PARAMS: usize;
-    /// Every parameter tensor, in order.
-    const TENSORS: &'static [TensorInfo];
+    /// Number of parameter tensors.
+    const TENSOR_COUNT: usize;
 
-    /// [`PARAMS`](Self::PARAMS) as a `typenum` length (the macro writes it out), so that
-    /// generic code can hold every parameter of any network in one fixed-size
-    /// [`GenericArray`], which stable const generics cannot size from an associated const.
-    type ParamCount: ArrayLength;
+    /// Every parameter in one array, `[T; PARAMS]` (the macro computes the length, so
+    /// generic code can hold all parameters of any network without an allocator).
+    type Flat: Copy + AsRef<[T]> + AsMut<[T]> + Send + Sync + fmt::Debug;
     /// One flat input sample: `[T; INPUTS]`.
     type Sample: Copy + Send + Sync;
     /// One class index: `Class<CLASSES>`.
@@ -86,6 +117,14 @@ pub trait Network<T: Scalar>: Clone {
     /// A network whose parameters are all zero (also the starting value of gradients and
     /// optimizer state).
     fn zeros() -> Self;
+    /// The description of parameter tensor `index`, or `None` past the last one.
+    fn tensor_info(index: usize) -> Option<TensorInfo>;
+    /// Every parameter tensor's description, in order.
+    fn tensors() -> impl Iterator<Item = TensorInfo> + Clone {
+        (0..Self::TENSOR_COUNT).filter_map(Self::tensor_info)
+    }
+    /// [`Flat`](Self::Flat) with every value zero.
+    fn zero_flat() -> Self::Flat;
     /// Parameter tensor `index`, flat, or `None` past the last one.
     fn tensor(&self, index: usize) -> Option<&[T]>;
     /// Parameter tensor `index`, flat and mutable, or `None` past the last one.
@@ -114,7 +153,7 @@ pub trait Network<T: Scalar>: Clone {
     /// multiple of [`INPUTS`](Self::INPUTS).
     fn as_samples(flat: &[T]) -> Option<&[Self::Sample]>;
 
-    /// Every parameter in one array, tensor after tensor (the order of [`TENSORS`](Self::TENSORS)),
+    /// Every parameter in one array, tensor after tensor (the order of [`tensors`](Self::tensors)),
     /// without an allocator: for example to store weights trained on a device.
     ///
     /// ```
@@ -126,10 +165,10 @@ pub trait Network<T: Scalar>: Clone {
     /// assert_eq!(flat[0], net.affine1.w[0][0]);
     /// assert_eq!(Net::from_flat(&flat), net);
     /// ```
-    fn to_flat(&self) -> GenericArray<T, Self::ParamCount> {
-        let mut flat = GenericArray::<T, Self::ParamCount>::default();
-        let mut rest = flat.as_mut_slice();
-        for index in 0..Self::TENSORS.len() {
+    fn to_flat(&self) -> Self::Flat {
+        let mut flat = Self::zero_flat();
+        let mut rest = flat.as_mut();
+        for index in 0..Self::TENSOR_COUNT {
             let src = self.tensor(index).unwrap_or(&[]);
             let (dst, tail) = rest.split_at_mut(src.len().min(rest.len()));
             dst.copy_from_slice(&src[..dst.len()]);
@@ -139,10 +178,10 @@ pub trait Network<T: Scalar>: Clone {
     }
 
     /// The network whose parameters are `flat`, in the order [`to_flat`](Self::to_flat) writes.
-    fn from_flat(flat: &GenericArray<T, Self::ParamCount>) -> Self {
+    fn from_flat(flat: &Self::Flat) -> Self {
         let mut net = Self::zeros();
-        let mut rest = flat.as_slice();
-        for index in 0..Self::TENSORS.len() {
+        let mut rest = flat.as_ref();
+        for index in 0..Self::TENSOR_COUNT {
             if let Some(dst) = net.tensor_mut(index) {
                 let (src, tail) = rest.split_at(dst.len().min(rest.len()));
                 dst[..src.len()].copy_from_slice(src);

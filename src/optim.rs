@@ -15,7 +15,7 @@
 //! assert_eq!(net.affine1.b, [-0.5, 0.5]);
 //! ```
 
-use crate::{Network, Scalar};
+use crate::{Network, Scalar, TensorInfo};
 use num_traits::Float;
 
 /// The `eps` of the book's adaptive optimizers.
@@ -44,7 +44,10 @@ fn update<T: Scalar, N: Network<T>, const K: usize>(
     slots: &mut [N; K],
     f: impl Fn(&mut T, T, &mut [T; K]) + Copy + Sync,
 ) {
-    for (index, info) in N::TENSORS.iter().enumerate() {
+    for index in 0..N::TENSOR_COUNT {
+        let Some(info) = N::tensor_info(index).filter(TensorInfo::is_trained) else {
+            continue;
+        };
         let (Some(p), Some(g)) = (params.tensor_mut(index), grads.tensor(index)) else {
             continue;
         };

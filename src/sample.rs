@@ -171,6 +171,8 @@ pub trait Target<T, const N: usize>: Copy {
     fn class(&self) -> usize;
     /// The target probability of class `k` (`t_k` in the cross-entropy `-Σ t_k log y_k`).
     fn weight(&self, k: usize) -> T;
+    /// `Σ_k t_k`: one for a class index, and for any row that is a distribution.
+    fn total(&self) -> T;
 }
 
 impl<T: crate::Scalar, const N: usize> Target<T, N> for Class<N> {
@@ -186,6 +188,10 @@ impl<T: crate::Scalar, const N: usize> Target<T, N> for Class<N> {
             T::zero()
         }
     }
+    #[inline]
+    fn total(&self) -> T {
+        T::one()
+    }
 }
 
 impl<T: crate::Scalar, const N: usize> Target<T, N> for [T; N] {
@@ -196,5 +202,9 @@ impl<T: crate::Scalar, const N: usize> Target<T, N> for [T; N] {
     #[inline]
     fn weight(&self, k: usize) -> T {
         self[k]
+    }
+    #[inline]
+    fn total(&self) -> T {
+        self.iter().fold(T::zero(), |s, &t| s + t)
     }
 }

@@ -168,10 +168,9 @@ impl<T: Scalar, N: Network<T>, O: Optimizer<T, N>, const B: usize> Trainer<T, N,
         self.iteration += 1;
         let healthy = loss.is_finite()
             && loss.as_f64() <= self.divergence_loss
-            && N::TENSORS.iter().enumerate().all(|(i, info)| {
-                self.grads
-                    .tensor(i)
-                    .is_some_and(|g| tensor_finite(g, info.shape))
+            && (0..N::TENSOR_COUNT).all(|i| match (N::tensor_info(i), self.grads.tensor(i)) {
+                (Some(info), Some(g)) => tensor_finite(g, info.shape),
+                _ => false,
             });
         if !healthy {
             return Err(TrainError::Diverged {

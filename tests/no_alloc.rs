@@ -113,3 +113,35 @@ fn training_steps_and_predictions_do_not_allocate() {
         "prediction allocated"
     );
 }
+
+use common::user_layers::{Scale, Tanh, Unflatten};
+
+network! {
+    /// Built-ins and the user layers of `tests/common/user_layers.rs`.
+    pub struct Mixed< Affine<784, 30>, Scale<T, 30>, Tanh<30>, Unflatten<5, 6, 30>, Affine<30, 10>, SoftmaxWithLoss >
+}
+
+#[test]
+fn user_layers_train_and_predict_without_allocating() {
+    let mnist = common::bundled::<f32>();
+    let (x, t) = mnist.train.check_for::<Mixed>().unwrap();
+    let mut trainer = Trainer::<f32, Mixed, _, 100>::new(Mixed::new(0), Adam::default(), 0);
+    trainer.step(x, &t).unwrap();
+    assert_eq!(
+        allocations(|| for _ in 0..20 {
+            trainer.step(x, &t).unwrap();
+        }),
+        0,
+        "Trainer::step allocated"
+    );
+    let one: &[[f32; 784]; 1] = x[..1].try_into().unwrap();
+    let net = &*trainer.net;
+    assert_eq!(
+        allocations(|| {
+            black_box(net.predict(black_box(one)));
+            black_box(net.classify(black_box(one)));
+        }),
+        0,
+        "prediction allocated"
+    );
+}

@@ -31,13 +31,12 @@ pub(crate) fn tensors_of<T: Scalar, N: Network<T>>(
     net: &N,
     prefix: &str,
 ) -> Vec<(String, Vec<u8>, Vec<usize>)> {
-    N::TENSORS
-        .iter()
+    N::tensors()
         .enumerate()
         .map(|(i, info)| {
             let values = net.tensor(i).unwrap_or(&[]);
             (
-                format!("{prefix}{}", info.name),
+                format!("{prefix}{info}"),
                 le_bytes(values),
                 info.shape.to_vec(),
             )
@@ -73,7 +72,7 @@ pub(crate) fn network_metadata<T: Scalar, N: Network<T>>() -> HashMap<String, St
 }
 
 /// Saves the parameters of `net` as a `safetensors` file (atomically), one tensor per
-/// parameter named `<layer field>.W` / `<layer field>.b`, `W` shaped `[in, out]`.
+/// parameter named `<layer field>.<tensor>` (`affine1.W`, `affine1.b`, `W` shaped `[in, out]`).
 ///
 /// The file opens with the Python `safetensors` package (`safe_open(path, "numpy")`) and
 /// PyTorch; the metadata records the network's name and layers.
@@ -102,12 +101,11 @@ pub fn load_safetensors<T: Scalar, N: Network<T>>(path: &Path) -> Result<N, Erro
         .map_err(|e| Error::format(path, format!("not a valid safetensors file: {e}")))?;
     let mut net = N::zeros();
     read_tensors(path, &file, "", &mut net)?;
-    let expected: usize = N::TENSORS.len();
-    if file.len() != expected {
+    if file.len() != N::TENSOR_COUNT {
         let extra = file
             .names()
             .into_iter()
-            .find(|n| !N::TENSORS.iter().any(|t| t.name == *n))
+            .find(|n| !N::tensors().any(|t| t.is_named(n)))
             .unwrap_or("?")
             .to_string();
         return Err(Error::format(
@@ -128,8 +126,8 @@ pub(crate) fn read_tensors<T: Scalar, N: Network<T>>(
     prefix: &str,
     net: &mut N,
 ) -> Result<(), Error> {
-    for (i, info) in N::TENSORS.iter().enumerate() {
-        let name = format!("{prefix}{}", info.name);
+    for (i, info) in N::tensors().enumerate() {
+        let name = format!("{prefix}{info}");
         let view = file.tensor(&name).map_err(|_| {
             Error::format(
                 path,
@@ -197,7 +195,7 @@ pub(crate) fn read_tensors<T: Scalar, N: Network<T>>(
 /// ```
 pub fn save_raw<T: Scalar, N: Network<T>>(net: &N, path: &Path) -> Result<(), Error> {
     let mut bytes = Vec::with_capacity(N::PARAMS * T::BYTES);
-    for i in 0..N::TENSORS.len() {
+    for i in 0..N::TENSOR_COUNT {
         bytes.extend(le_bytes(net.tensor(i).unwrap_or(&[])));
     }
     write_atomically(path, &bytes)
@@ -221,14 +219,14 @@ pub fn load_raw<T: Scalar, N: Network<T>>(path: &Path) -> Result<N, Error> {
     }
     let mut net = N::zeros();
     let mut chunks = bytes.chunks_exact(T::BYTES);
-    for i in 0..N::TENSORS.len() {
+    for (i, info) in N::tensors().enumerate() {
         if let Some(dst) = net.tensor_mut(i) {
             for (d, c) in dst.iter_mut().zip(&mut chunks) {
                 *d = T::read_le(c);
                 if !d.is_finite() {
                     return Err(Error::format(
                         path,
-                        format!("tensor `{}` holds a non-finite value", N::TENSORS[i].name),
+                        format!("tensor `{info}` holds a non-finite value"),
                     ));
                 }
             }

@@ -1,5 +1,6 @@
 //! Element-wise activations: [`Relu`] and [`Sigmoid`].
 
+use crate::layer::{InPlace, Layer, Mode};
 use crate::Scalar;
 
 /// Rectified linear unit over `N` features: `y = max(x, 0)`.
@@ -92,5 +93,103 @@ impl<const N: usize> Sigmoid<N> {
         for (g, &y) in d.as_flattened_mut().iter_mut().zip(out.as_flattened()) {
             *g = *g * (T::one() - y) * y;
         }
+    }
+}
+
+impl<T: Scalar, const N: usize> Layer<T> for Relu<N> {
+    type Input = [T; N];
+    type Output = [T; N];
+
+    fn zeros() -> Self {
+        Relu
+    }
+
+    #[inline]
+    fn forward<const B: usize>(&self, x: &[[T; N]; B], y: &mut [[T; N]; B], _: Mode) {
+        Relu::forward(self, x, y);
+    }
+
+    #[inline]
+    fn backward<const B: usize>(
+        &self,
+        _x: &[[T; N]; B],
+        y: &[[T; N]; B],
+        dy: &[[T; N]; B],
+        _grads: &mut Self,
+        dx: Option<&mut [[T; N]; B]>,
+    ) {
+        if let Some(dx) = dx {
+            *dx = *dy;
+            Relu::backward(self, y, dx);
+        }
+    }
+}
+
+impl<T: Scalar, const N: usize> InPlace<T> for Relu<N> {
+    #[inline]
+    fn forward_in_place<const B: usize>(&self, x: &mut [[T; N]; B], _: Mode) {
+        Relu::forward_in_place(self, x);
+    }
+
+    #[inline]
+    fn backward_in_place<const B: usize>(&self, y: &[[T; N]; B], d: &mut [[T; N]; B]) {
+        Relu::backward(self, y, d);
+    }
+}
+
+impl<const N: usize> Relu<N> {
+    /// The layer (it has no parameters); a `const fn` like every layer's byte decoder, so a
+    /// network's weights can be decoded into a `static`.
+    pub const fn from_le_bytes_at(_bytes: &[u8], _at: usize) -> Self {
+        Relu
+    }
+}
+
+impl<T: Scalar, const N: usize> Layer<T> for Sigmoid<N> {
+    type Input = [T; N];
+    type Output = [T; N];
+
+    fn zeros() -> Self {
+        Sigmoid
+    }
+
+    #[inline]
+    fn forward<const B: usize>(&self, x: &[[T; N]; B], y: &mut [[T; N]; B], _: Mode) {
+        Sigmoid::forward(self, x, y);
+    }
+
+    #[inline]
+    fn backward<const B: usize>(
+        &self,
+        _x: &[[T; N]; B],
+        y: &[[T; N]; B],
+        dy: &[[T; N]; B],
+        _grads: &mut Self,
+        dx: Option<&mut [[T; N]; B]>,
+    ) {
+        if let Some(dx) = dx {
+            *dx = *dy;
+            Sigmoid::backward(self, y, dx);
+        }
+    }
+}
+
+impl<T: Scalar, const N: usize> InPlace<T> for Sigmoid<N> {
+    #[inline]
+    fn forward_in_place<const B: usize>(&self, x: &mut [[T; N]; B], _: Mode) {
+        Sigmoid::forward_in_place(self, x);
+    }
+
+    #[inline]
+    fn backward_in_place<const B: usize>(&self, y: &[[T; N]; B], d: &mut [[T; N]; B]) {
+        Sigmoid::backward(self, y, d);
+    }
+}
+
+impl<const N: usize> Sigmoid<N> {
+    /// The layer (it has no parameters); a `const fn` like every layer's byte decoder, so a
+    /// network's weights can be decoded into a `static`.
+    pub const fn from_le_bytes_at(_bytes: &[u8], _at: usize) -> Self {
+        Sigmoid
     }
 }

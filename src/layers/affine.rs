@@ -1,6 +1,7 @@
 //! The fully connected layer.
 
-use crate::{kernels, Sample, Scalar};
+use crate::layer::{Layer, Mode, ParamSpec, Role};
+use crate::{bytes, kernels, Sample, Scalar};
 
 /// Fully connected layer with `I` inputs and `O` outputs: `y = x · W + b`.
 ///
@@ -136,3 +137,83 @@ impl<T: Scalar, const I: usize, const O: usize> Affine<T, I, O> {
         self.backward(X::flatten_batch(x), dout, grad, X::flatten_batch_mut(dx));
     }
 }
+
+impl<T: Scalar, const I: usize, const O: usize> Layer<T> for Affine<T, I, O> {
+    type Input = [T; I];
+    type Output = [T; O];
+    const TENSORS: &'static [ParamSpec] = &[
+        ParamSpec::new("W", &[I, O], Role::Weight { fan_in: I }),
+        ParamSpec::new("b", &[O], Role::Bias),
+    ];
+
+    fn zeros() -> Self {
+        Affine::zeros()
+    }
+
+    #[inline]
+    fn tensor(&self, index: usize) -> Option<&[T]> {
+        match index {
+            0 => Some(self.w.as_flattened()),
+            1 => Some(&self.b),
+            _ => None,
+        }
+    }
+
+    #[inline]
+    fn tensor_mut(&mut self, index: usize) -> Option<&mut [T]> {
+        match index {
+            0 => Some(self.w.as_flattened_mut()),
+            1 => Some(&mut self.b),
+            _ => None,
+        }
+    }
+
+    #[inline]
+    fn forward<const B: usize>(&self, x: &[[T; I]; B], y: &mut [[T; O]; B], _: Mode) {
+        Affine::forward(self, x, y);
+    }
+
+    #[inline]
+    fn backward<const B: usize>(
+        &self,
+        x: &[[T; I]; B],
+        _y: &[[T; O]; B],
+        dy: &[[T; O]; B],
+        grads: &mut Self,
+        dx: Option<&mut [[T; I]; B]>,
+    ) {
+        self.param_gradient(x, dy, grads);
+        if let Some(dx) = dx {
+            input_gradient(dy, &self.w, dx);
+        }
+    }
+}
+
+/// `dx = dy · Wᵀ`. Not inlined: rustc 1.95's MIR optimiser crashes (an internal compiler
+/// error in const evaluation) when it inlines this unsizing call into a generated
+/// `backward` whose first layer passes `None` for `dx`; a call costs nothing measurable
+/// next to the kernel.
+#[inline(never)]
+fn input_gradient<T: Scalar, const I: usize, const O: usize, const B: usize>(
+    dy: &[[T; O]; B],
+    w: &[[T; O]; I],
+    dx: &mut [[T; I]; B],
+) {
+    kernels::matmul_transposed(dy, w, dx);
+}
+
+macro_rules! from_le_bytes {
+    ($t:ty, $n:literal, $vector:ident, $matrix:ident, $name:ident) => {
+        impl<const I: usize, const O: usize> Affine<$t, I, O> {
+            #[doc = concat!("The layer whose `W` (row by row) then `b` are the little-endian `", stringify!($t), "` values at byte offset `at` of `bytes`: a `const fn`, so weights can be decoded into a `static` at compile time.")]
+            pub const fn $name(bytes: &[u8], at: usize) -> Self {
+                Affine {
+                    w: bytes::$matrix::<I, O>(bytes, at),
+                    b: bytes::$vector::<O>(bytes, at + I * O * $n),
+                }
+            }
+        }
+    };
+}
+from_le_bytes!(f32, 4, vector_f32, matrix_f32, from_le_bytes_at);
+from_le_bytes!(f64, 8, vector_f64, matrix_f64, from_le_bytes_at);

@@ -1,5 +1,6 @@
 //! Softmax with cross-entropy loss.
 
+use crate::layer::{Layer, Loss, Mode};
 use crate::{Scalar, Target};
 
 /// Softmax over `N` classes followed by the cross-entropy loss, averaged over the batch.
@@ -57,7 +58,20 @@ impl<const N: usize> SoftmaxWithLoss<N> {
         }
     }
 
-    /// The gradient of the mean loss with respect to the logits: `(y - t) / batch`.
+    /// The gradient of the mean loss with respect to the logits: `(y·Σt - t) / batch`.
+    ///
+    /// For targets that sum to one (class indices, one-hot and label-smoothed rows) that is
+    /// the book's `(y - t) / batch`, to the bit. For rows that do not sum to one (a zero
+    /// row, unnormalised weights) it is still the exact derivative of the loss that
+    /// [`forward`](Self::forward) returns, `Σ_k t_k · (log-sum-exp(x) - x_k)`.
+    ///
+    /// ```
+    /// use typenet::SoftmaxWithLoss;
+    /// let y = [[0.5f64, 0.5]];
+    /// let mut dx = [[1.0; 2]];
+    /// SoftmaxWithLoss::<2>.backward(&y, &[[0.0, 0.0]], &mut dx);
+    /// assert_eq!(dx, [[0.0, 0.0]]); // no target, no gradient
+    /// ```
     #[inline]
     pub fn backward<T: Scalar, Y: Target<T, N>, const B: usize>(
         &self,
@@ -67,10 +81,79 @@ impl<const N: usize> SoftmaxWithLoss<N> {
     ) {
         let scale = T::one() / batch_len::<T>(B);
         for ((yr, tr), dr) in y.iter().zip(t.iter()).zip(dx.iter_mut()) {
-            for (k, (d, &yk)) in dr.iter_mut().zip(yr.iter()).enumerate() {
-                *d = (yk - tr.weight(k)) * scale;
+            let total = tr.total();
+            if total == T::one() {
+                for (k, (d, &yk)) in dr.iter_mut().zip(yr.iter()).enumerate() {
+                    *d = (yk - tr.weight(k)) * scale;
+                }
+            } else {
+                for (k, (d, &yk)) in dr.iter_mut().zip(yr.iter()).enumerate() {
+                    *d = (yk * total - tr.weight(k)) * scale;
+                }
             }
         }
+    }
+}
+
+impl<T: Scalar, const N: usize> Layer<T> for SoftmaxWithLoss<N> {
+    type Input = [T; N];
+    type Output = [T; N];
+
+    fn zeros() -> Self {
+        SoftmaxWithLoss
+    }
+
+    /// The class probabilities.
+    #[inline]
+    fn forward<const B: usize>(&self, x: &[[T; N]; B], y: &mut [[T; N]; B], _: Mode) {
+        self.probabilities(x, y);
+    }
+
+    /// The softmax's own Jacobian: `dx = y ⊙ (dy - Σ_k dy_k · y_k)`.
+    fn backward<const B: usize>(
+        &self,
+        _x: &[[T; N]; B],
+        y: &[[T; N]; B],
+        dy: &[[T; N]; B],
+        _grads: &mut Self,
+        dx: Option<&mut [[T; N]; B]>,
+    ) {
+        let Some(dx) = dx else { return };
+        for ((yr, dyr), dxr) in y.iter().zip(dy).zip(dx.iter_mut()) {
+            let dot = yr.iter().zip(dyr).fold(T::zero(), |s, (&a, &b)| s + a * b);
+            for ((d, &yk), &gk) in dxr.iter_mut().zip(yr).zip(dyr) {
+                *d = yk * (gk - dot);
+            }
+        }
+    }
+}
+
+impl<T: Scalar, const N: usize> Loss<T, N> for SoftmaxWithLoss<N> {
+    #[inline]
+    fn loss<Y: Target<T, N>, const B: usize>(
+        &self,
+        x: &[[T; N]; B],
+        t: &[Y; B],
+        y: &mut [[T; N]; B],
+    ) -> T {
+        self.forward(x, t, y)
+    }
+
+    #[inline]
+    fn loss_gradient<Y: Target<T, N>, const B: usize>(
+        &self,
+        y: &[[T; N]; B],
+        t: &[Y; B],
+        dx: &mut [[T; N]; B],
+    ) {
+        self.backward(y, t, dx);
+    }
+}
+
+impl<const N: usize> SoftmaxWithLoss<N> {
+    /// The layer (it has no parameters), as a `const fn` byte decoder like every layer's.
+    pub const fn from_le_bytes_at(_bytes: &[u8], _at: usize) -> Self {
+        SoftmaxWithLoss
     }
 }
 

@@ -17,3 +17,5 @@ pub fn scratch(name: &str) -> PathBuf {
     std::fs::create_dir_all(&dir).expect("the scratch folder can be created");
     dir
 }
+
+pub mod user_layers;

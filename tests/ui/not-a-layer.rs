@@ -1,0 +1,13 @@
+use typenet::prelude::*;
+
+/// A type that does not implement `typenet::layer::Layer`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Dropout;
+
+network! {
+    struct Net< Affine<784, 50>, Dropout, Affine<50, 10>, SoftmaxWithLoss >
+}
+
+fn main() {
+    let _ = Net::<f32>::new(1);
+}
