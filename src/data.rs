@@ -309,6 +309,11 @@ impl Dataset<u8> {
 /// assert_eq!((Samples::len(&x), out), (2, [3.0, 4.0]));
 /// assert!(!x.read_into(2, &mut out)); // no sample 2
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a source of `{S}` samples",
+    label = "the network takes `{S}` per sample",
+    note = "pass a slice, array or `Vec` of `{S}`, or byte images as `typenet::data::Pixels` (`Dataset::pixels_for`)"
+)]
 pub trait Samples<S> {
     /// Number of samples.
     fn len(&self) -> usize;
@@ -404,6 +409,7 @@ fn touch<T: Copy>(values: &[T]) {
 }
 
 /// Any slice, array or vector of samples (anything that is a slice of them), copied as it is.
+#[diagnostic::do_not_recommend]
 impl<T: Copy, const N: usize, C: AsRef<[[T; N]]> + ?Sized> Samples<[T; N]> for C {
     #[inline]
     fn len(&self) -> usize {

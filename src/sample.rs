@@ -81,6 +81,7 @@ fn regroup_mut<T, const N: usize, const B: usize>(flat: &mut [T]) -> &mut [[T; N
     }
 }
 
+#[diagnostic::do_not_recommend]
 impl<T, const H: usize, const W: usize, const N: usize> Sample<T, N> for [[T; W]; H]
 where
     Const<H>: ToUInt,
@@ -99,6 +100,7 @@ where
     }
 }
 
+#[diagnostic::do_not_recommend]
 impl<T, const C: usize, const H: usize, const W: usize, const N: usize> Sample<T, N>
     for [[[T; W]; H]; C]
 where

@@ -9,7 +9,7 @@ network! {
 }
 
 network! {
-    /// The XOR network of the embedded issue.
+    /// The XOR network the firmware trains on the device.
     struct Xor< Affine<2, 4>, Sigmoid, Affine<4, 2>, SoftmaxWithLoss >
 }
 
@@ -192,4 +192,34 @@ fn every_parameter_fits_in_one_array_sized_at_compile_time() {
     let flat = net.to_flat();
     assert_eq!(flat[39_759], net.affine2.b[9]);
     assert_eq!(Card::from_flat(&flat), net);
+}
+
+network![
+    /// The list form: the same struct as `struct ListNet< … >`.
+    pub ListNet = Affine<2, 4>, Sigmoid, Affine<4, 2>, SoftmaxWithLoss
+];
+
+#[test]
+fn the_list_and_expression_forms_are_the_same_network() {
+    // The list form declares the struct the angle-bracket form does.
+    assert_eq!(ListNet::<f32>::LAYERS, Xor::<f32>::LAYERS);
+    assert_eq!(
+        ListNet::<f32>::new(3).affine1.w,
+        Xor::<f32>::new(3).affine1.w
+    );
+
+    // The expression form is a value: an f32 network with the book's weights (seed 0) ...
+    let net = network![Affine<2, 4>, Sigmoid, Affine<4, 2>, SoftmaxWithLoss];
+    assert_eq!(net.affine1.w, Xor::<f32>::new(0).affine1.w);
+    // ... or of another scalar type, which trains like any declared network.
+    let mut net = network![f64; Affine<2, 4>, Sigmoid, Affine<4, 2>, SoftmaxWithLoss];
+    Init::Xavier.apply(&mut net, &mut Rng::new(7));
+    let x = [[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]];
+    let t = [0, 1, 1, 0].map(|c| Class::new(c).unwrap());
+    let mut trainer =
+        typenet::train::Trainer::<f64, _, _, 4>::new(net, Adam::new(0.05, 0.9, 0.999), 1);
+    for _ in 0..3000 {
+        trainer.step(&x, &t).unwrap();
+    }
+    assert_eq!(typenet::train::accuracy(&*trainer.net, &x, &t), 1.0);
 }

@@ -209,7 +209,14 @@ pub struct Check<'a> {
 
 impl Check<'_> {
     fn error(&mut self, tokens: impl ToTokens, message: impl std::fmt::Display) {
-        let err = syn::Error::new_spanned(tokens, message);
+        self.push(syn::Error::new_spanned(tokens, message));
+    }
+
+    fn error_at(&mut self, span: Span, message: impl std::fmt::Display) {
+        self.push(syn::Error::new(span, message));
+    }
+
+    fn push(&mut self, err: syn::Error) {
         match &mut self.errors {
             Some(all) => all.combine(err),
             None => self.errors = Some(err),
@@ -225,7 +232,7 @@ pub fn resolve(decl: &NetworkDecl) -> syn::Result<Net<'_>> {
         flow: Flow::Start,
     };
     if decl.layers.is_empty() {
-        check.error(
+        check.error_at(
             decl.open,
             format!("network `{name}` has no layers: declare at least one `Affine<IN, OUT>` and end with `SoftmaxWithLoss`"),
         );

@@ -49,6 +49,7 @@ fn grouped(n: usize) -> String {
 /// user layer types are named, so that one that does not exist is still reported.
 pub fn stub(decl: &NetworkDecl) -> TokenStream {
     let (vis, ident) = (&decl.vis, &decl.ident);
+    let cache = format_ident!("{}Cache", ident);
     let user_types = decl.layers.iter().map(|l| &l.path).filter(|p| {
         p.segments
             .last()
@@ -57,6 +58,8 @@ pub fn stub(decl: &NetworkDecl) -> TokenStream {
     quote! {
         #[allow(dead_code)]
         #vis struct #ident<T = f32>(::core::marker::PhantomData<T>);
+        #[allow(dead_code)]
+        #vis struct #cache<T = f32, const B: usize = 1>(::core::marker::PhantomData<T>);
 
         #[allow(dead_code, clippy::all)]
         const _: () = {
@@ -69,13 +72,15 @@ pub fn stub(decl: &NetworkDecl) -> TokenStream {
             #vis fn zeros() -> Self { ::core::unreachable!() }
             #vis fn new(seed: u64) -> Self { ::core::unreachable!() }
             #vis fn with_init<I>(init: I, seed: u64) -> Self { ::core::unreachable!() }
-            #vis fn new_cache<const B: usize>() -> ! { ::core::unreachable!() }
+            #vis fn new_cache<const B: usize>() -> #cache<T, B> { ::core::unreachable!() }
             #vis fn from_le_bytes<X>(bytes: X) -> Self { ::core::unreachable!() }
-            #vis fn predict<X>(&self, x: X) -> ! { ::core::unreachable!() }
-            #vis fn classify<X>(&self, x: X) -> ! { ::core::unreachable!() }
-            #vis fn loss<X, Y>(&self, x: X, t: Y) -> ! { ::core::unreachable!() }
-            #vis fn accuracy<X, Y>(&self, x: X, t: Y) -> ! { ::core::unreachable!() }
-            #vis fn gradient<X, Y, C, G>(&self, x: X, t: Y, c: C, g: G) -> ! { ::core::unreachable!() }
+            #vis fn predict<X, R>(&self, x: X) -> R { ::core::unreachable!() }
+            #vis fn classify<X, R>(&self, x: X) -> R { ::core::unreachable!() }
+            #vis fn loss<X, Y>(&self, x: X, t: Y) -> T { ::core::unreachable!() }
+            #vis fn accuracy<X, Y>(&self, x: X, t: Y) -> T { ::core::unreachable!() }
+            #vis fn forward<X, Y, const B: usize>(&self, x: X, t: Y, cache: &mut #cache<T, B>) -> T { ::core::unreachable!() }
+            #vis fn backward<X, Y, const B: usize>(&self, x: X, t: Y, cache: &mut #cache<T, B>, grads: &mut Self) { ::core::unreachable!() }
+            #vis fn gradient<X, Y, const B: usize>(&self, x: X, t: Y, cache: &mut #cache<T, B>, grads: &mut Self) -> T { ::core::unreachable!() }
         }
     }
 }
