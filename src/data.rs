@@ -220,12 +220,7 @@ impl<T: Scalar> Dataset<T> {
     }
 }
 
-/// A pixel byte as a value in `[0, 1]`: `b · (1/255)`, how the loaders and [`Pixels`] read
-/// every pixel, so the two give the same values.
-#[inline(always)]
-pub(crate) fn pixel<T: Scalar>(b: u8, scale: T) -> T {
-    T::from_f64(f64::from(b)) * scale
-}
+pub(crate) use crate::kernels::pixel;
 
 /// `1/255` in `T`, the factor of [`pixel`].
 #[inline(always)]

@@ -1,7 +1,7 @@
 //! The matrix products behind [`Affine`](crate::Affine): a packed GEMM core (the forward
 //! pass and `dy · wᵀ`), the one-row forward pass, and dot products.
 
-use super::{madd, LANES};
+use super::{madd, LANES, TILE};
 use crate::Scalar;
 
 /// Inputs per packed panel: a panel of `W` outputs × `KC` inputs is 16 KiB of `f32` at
@@ -299,10 +299,6 @@ pub(super) fn store_tile<T: Scalar, const O: usize, const R: usize, const W: usi
         }
     }
 }
-
-/// Outputs per tile of the one-row forward pass on the portable path: few enough to stay
-/// in the registers of a Cortex-M4F (32 single-precision registers).
-pub(super) const TILE: usize = 16;
 
 /// One row, weights streamed in place: SIMD registers hold the whole output row; the
 /// portable path keeps tiles of [`TILE`] outputs in registers.

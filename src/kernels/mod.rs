@@ -18,6 +18,11 @@ use crate::Scalar;
 /// Independent partial sums in a dot product (lets the compiler use vector lanes).
 const LANES: usize = 8;
 
+/// Outputs per tile of the one-row forward pass on the portable path (dense and
+/// zero-skipping): few enough to stay in the registers of a Cortex-M4F (32 single-precision
+/// registers).
+const TILE: usize = 16;
+
 /// Which instructions the kernels run on.
 ///
 /// Chosen at run time (`std` on x86-64): AVX-512, else AVX2 with FMA, else portable code.
@@ -222,6 +227,13 @@ impl Density {
     }
 }
 
+/// A pixel byte as a value in `[0, 1]`: `b · scale` with `scale = 1/255`, how the loaders
+/// and [`Pixels`](crate::data::Pixels) read every pixel, so the two give the same values.
+#[inline(always)]
+pub(crate) fn pixel<T: Scalar>(b: u8, scale: T) -> T {
+    T::from_f64(f64::from(b)) * scale
+}
+
 /// `a·b + c`, fused (one rounding) on the SIMD paths, plain on the portable one.
 #[inline(always)]
 fn madd<T: Scalar, const FUSED: bool>(a: T, b: T, c: T) -> T {
@@ -331,12 +343,12 @@ fn scale_bytes_body<
     let (src_blocks, src_tail) = src.as_chunks::<16>();
     for (d, s) in dst_blocks.iter_mut().zip(src_blocks) {
         for (o, &b) in d.iter_mut().zip(s) {
-            *o = crate::data::pixel(b, scale);
+            *o = pixel(b, scale);
         }
     }
     if dst_blocks.len() == src_blocks.len() {
         for (o, &b) in dst_tail.iter_mut().zip(src_tail) {
-            *o = crate::data::pixel(b, scale);
+            *o = pixel(b, scale);
         }
     }
 }

@@ -11,7 +11,7 @@
 //! becomes a bit mask, and a table turns the mask into the offsets of its set bits. A branch
 //! per entry would be mispredicted on every edge of a stroke in an image.
 
-use super::madd;
+use super::{madd, TILE};
 use crate::Scalar;
 use core::ops::Range;
 
@@ -326,10 +326,6 @@ fn accumulate_pair<T: Scalar, const O: usize>(
     accumulate::<T, O, O, true>(a, 0, xa, ws, ra);
     accumulate::<T, O, O, true>(b, 0, xb, ws, rb);
 }
-
-/// Outputs per tile on the portable path: few enough to stay in the registers of a
-/// Cortex-M4F. The SIMD paths keep a whole row of outputs in registers.
-const TILE: usize = super::gemm::TILE;
 
 /// Inputs per span of the weights: every row of the batch visits one span (about 24 KiB of
 /// weights, so it stays in L1 while the rows stream past) before the next. A multiple of
