@@ -79,7 +79,7 @@ fn run() -> Result<(), String> {
         );
     }
     let write = |name: &str, bytes: &[u8]| {
-        typenet::io::write_atomically(&out.join(name), bytes).map_err(|e| e.to_string())
+        typenet::io::write_atomically(out.join(name), bytes).map_err(|e| e.to_string())
     };
     let raw = std::fs::read(&weights).map_err(|e| format!("{}: {e}", weights.display()))?;
     write("weights.bin", &raw)?;

@@ -21,10 +21,46 @@ use num_traits::Float;
 /// The `eps` of the book's adaptive optimizers.
 pub const EPS: f64 = 1e-7;
 
+/// The most steps an optimizer state may count: far more than any run takes, and small
+/// enough that no step counter or exponent derived from it overflows.
+pub const MAX_STEPS: u64 = 1 << 40;
+
+/// Why an optimizer's state or settings cannot be used.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InvalidState(pub &'static str);
+
+impl core::fmt::Display for InvalidState {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for InvalidState {}
+
 /// Updates a network's parameters from its gradients.
 pub trait Optimizer<T: Scalar, N: Network<T>> {
     /// One update: `params ← params - (step derived from grads and state)`.
     fn step(&mut self, params: &mut N, grads: &N);
+    /// Whether [`step`](Self::step) with these `params` and `grads` would leave every
+    /// parameter and every state value finite. It computes the same step without storing
+    /// it, so a step it approves cannot make a value NaN or infinite, and one it refuses
+    /// need never be taken (a non-finite gradient is refused too).
+    ///
+    /// ```
+    /// use typenet::prelude::*;
+    /// network! { struct Net< Affine<1, 2>, SoftmaxWithLoss > }
+    /// let (net, mut grads) = (Net::<f32>::zeros(), Net::zeros());
+    /// let sgd = Sgd::new(1e30f32);
+    /// assert!(sgd.is_finite_after(&net, &grads));
+    /// grads.affine1.b = [1e10, 0.0]; // 1e30 · 1e10 overflows f32
+    /// assert!(!sgd.is_finite_after(&net, &grads));
+    /// ```
+    fn is_finite_after(&self, params: &N, grads: &N) -> bool;
+    /// Checks the settings and state (after a checkpoint is loaded, before a run starts):
+    /// the learning rate finite and positive, coefficients in `[0, 1)`, state finite,
+    /// running squares not negative, the step count at most [`MAX_STEPS`].
+    fn validate(&self) -> Result<(), InvalidState>;
     /// Short name (`"sgd"`, `"momentum"`, `"adagrad"`, `"rmsprop"`, `"adam"`).
     fn name(&self) -> &'static str;
     /// The state tensors (each shaped like the parameters), for checkpoints.
@@ -57,6 +93,121 @@ fn update<T: Scalar, N: Network<T>, const K: usize>(
             .map(|s| s.tensor_mut(index).unwrap_or_default());
         update_tensor(p, g, state, info.shape, &f);
     }
+}
+
+/// Whether `f` applied to every trained parameter (on copies: nothing is stored) gives
+/// finite parameters and state.
+fn finite_after<T: Scalar, N: Network<T>, const K: usize>(
+    params: &N,
+    grads: &N,
+    slots: &[N; K],
+    f: impl Fn(&mut T, T, &mut [T; K]) + Copy + Sync,
+) -> bool {
+    (0..N::TENSOR_COUNT).all(|index| {
+        let Some(info) = N::tensor_info(index).filter(TensorInfo::is_trained) else {
+            return true;
+        };
+        let (Some(p), Some(g)) = (params.tensor(index), grads.tensor(index)) else {
+            return true;
+        };
+        let state = slots
+            .each_ref()
+            .map(|s| s.tensor(index).unwrap_or_default());
+        tensor_finite_after(p, g, state, info.shape, &f)
+    })
+}
+
+/// [`finite_after`] for one tensor; inside [`keep_awake`](crate::parallel::keep_awake) a
+/// large tensor is checked in the halves [`update_tensor`] splits it into.
+fn tensor_finite_after<T: Scalar, const K: usize>(
+    p: &[T],
+    g: &[T],
+    state: [&[T]; K],
+    #[cfg_attr(not(feature = "parallel"), allow(unused_variables))] shape: &[usize],
+    f: &(impl Fn(&mut T, T, &mut [T; K]) + Copy + Sync),
+) -> bool {
+    #[cfg(feature = "parallel")]
+    if let Some(half) = crate::parallel::split_tensor(p.len().min(g.len()), shape) {
+        let (p_lo, p_hi) = p.split_at(half);
+        let (g_lo, g_hi) = g.split_at(half);
+        let lo = state.map(|s| &s[..half.min(s.len())]);
+        let hi = state.map(|s| &s[half.min(s.len())..]);
+        let (a, b) = rayon::join(
+            || slices_finite_after(p_lo, g_lo, lo, f),
+            || slices_finite_after(p_hi, g_hi, hi, f),
+        );
+        return a && b;
+    }
+    slices_finite_after(p, g, state, f)
+}
+
+#[inline(always)]
+fn slices_finite_after<T: Scalar, const K: usize>(
+    p: &[T],
+    g: &[T],
+    state: [&[T]; K],
+    f: &(impl Fn(&mut T, T, &mut [T; K]) + Copy),
+) -> bool {
+    let f = *f;
+    let n = state
+        .iter()
+        .fold(p.len().min(g.len()), |n, s| n.min(s.len()));
+    let (p, g) = (&p[..n], &g[..n]);
+    let state = state.map(|s| &s[..n]);
+    // Chunks without an early exit inside, so the check runs vector-wide.
+    let mut ok = true;
+    for start in (0..n).step_by(64) {
+        for k in start..(start + 64).min(n) {
+            let mut v = [T::zero(); K];
+            for (vj, s) in v.iter_mut().zip(state.iter()) {
+                *vj = s[k];
+            }
+            let mut q = p[k];
+            f(&mut q, g[k], &mut v);
+            ok &= v.iter().fold(q.is_finite(), |ok, x| ok & x.is_finite());
+        }
+        if !ok {
+            return false;
+        }
+    }
+    ok
+}
+
+/// Checks a learning rate and the state slots of an optimizer; `squares` are the slots
+/// that hold running squares (never negative).
+fn validate<T: Scalar, N: Network<T>>(
+    lr: T,
+    coefficients: &[T],
+    slots: &[N],
+    squares: &[usize],
+    steps: u64,
+) -> Result<(), InvalidState> {
+    if !(lr.is_finite() && lr > T::zero()) {
+        return Err(InvalidState(
+            "the learning rate is not a finite positive number",
+        ));
+    }
+    if !coefficients
+        .iter()
+        .all(|&c| c.is_finite() && c >= T::zero() && c < T::one())
+    {
+        return Err(InvalidState("a decay coefficient is not in [0, 1)"));
+    }
+    if steps > MAX_STEPS {
+        return Err(InvalidState("the step count is out of range"));
+    }
+    for (k, slot) in slots.iter().enumerate() {
+        for index in 0..N::TENSOR_COUNT {
+            let values = slot.tensor(index).unwrap_or_default();
+            if !values.iter().all(|v| v.is_finite()) {
+                return Err(InvalidState("the optimizer state holds a non-finite value"));
+            }
+            if squares.contains(&k) && values.iter().any(|&v| v < T::zero()) {
+                return Err(InvalidState("a running mean of squares is negative"));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// [`update`] for one tensor. Inside [`keep_awake`](crate::parallel::keep_awake), a large
@@ -159,13 +310,23 @@ impl<T: Scalar> Default for Sgd<T> {
     }
 }
 
+impl<T: Scalar> Sgd<T> {
+    fn rule(&self) -> impl Fn(&mut T, T, &mut [T; 0]) + Copy + Sync {
+        let lr = self.lr;
+        move |p, g, _| *p = *p - lr * g
+    }
+}
+
 impl<T: Scalar, N: Network<T>> Optimizer<T, N> for Sgd<T> {
     fn step(&mut self, params: &mut N, grads: &N) {
-        let lr = self.lr;
-        update(params, grads, &mut [], move |p, g, _: &mut [T; 0]| {
-            *p = *p - lr * g
-        });
-        self.t += 1;
+        update(params, grads, &mut [], self.rule());
+        self.t = self.t.saturating_add(1);
+    }
+    fn is_finite_after(&self, params: &N, grads: &N) -> bool {
+        finite_after(params, grads, &[], self.rule())
+    }
+    fn validate(&self) -> Result<(), InvalidState> {
+        validate::<T, N>(self.lr, &[], &[], &[], self.t)
     }
     fn name(&self) -> &'static str {
         "sgd"
@@ -224,14 +385,27 @@ impl<T: Scalar, N: Network<T>> Default for Momentum<T, N> {
     }
 }
 
-impl<T: Scalar, N: Network<T>> Optimizer<T, N> for Momentum<T, N> {
-    fn step(&mut self, params: &mut N, grads: &N) {
+impl<T: Scalar, N: Network<T>> Momentum<T, N> {
+    fn rule(&self) -> impl Fn(&mut T, T, &mut [T; 1]) + Copy + Sync {
         let (lr, m) = (self.lr, self.momentum);
-        update(params, grads, &mut self.slots, move |p, g, [v]| {
+        move |p, g, [v]| {
             *v = m * *v - lr * g;
             *p = *p + *v;
-        });
-        self.t += 1;
+        }
+    }
+}
+
+impl<T: Scalar, N: Network<T>> Optimizer<T, N> for Momentum<T, N> {
+    fn step(&mut self, params: &mut N, grads: &N) {
+        let rule = self.rule();
+        update(params, grads, &mut self.slots, rule);
+        self.t = self.t.saturating_add(1);
+    }
+    fn is_finite_after(&self, params: &N, grads: &N) -> bool {
+        finite_after(params, grads, &self.slots, self.rule())
+    }
+    fn validate(&self) -> Result<(), InvalidState> {
+        validate(self.lr, &[self.momentum], &self.slots, &[], self.t)
     }
     fn name(&self) -> &'static str {
         "momentum"
@@ -265,14 +439,27 @@ impl<T: Scalar, N: Network<T>> Default for AdaGrad<T, N> {
     }
 }
 
-impl<T: Scalar, N: Network<T>> Optimizer<T, N> for AdaGrad<T, N> {
-    fn step(&mut self, params: &mut N, grads: &N) {
+impl<T: Scalar, N: Network<T>> AdaGrad<T, N> {
+    fn rule(&self) -> impl Fn(&mut T, T, &mut [T; 1]) + Copy + Sync {
         let (lr, eps) = (self.lr, T::from_f64(EPS));
-        update(params, grads, &mut self.slots, move |p, g, [h]| {
+        move |p, g, [h]| {
             *h = *h + g * g;
             *p = *p - lr * g / (Float::sqrt(*h) + eps);
-        });
-        self.t += 1;
+        }
+    }
+}
+
+impl<T: Scalar, N: Network<T>> Optimizer<T, N> for AdaGrad<T, N> {
+    fn step(&mut self, params: &mut N, grads: &N) {
+        let rule = self.rule();
+        update(params, grads, &mut self.slots, rule);
+        self.t = self.t.saturating_add(1);
+    }
+    fn is_finite_after(&self, params: &N, grads: &N) -> bool {
+        finite_after(params, grads, &self.slots, self.rule())
+    }
+    fn validate(&self) -> Result<(), InvalidState> {
+        validate(self.lr, &[], &self.slots, &[0], self.t)
     }
     fn name(&self) -> &'static str {
         "adagrad"
@@ -309,14 +496,27 @@ impl<T: Scalar, N: Network<T>> Default for RmsProp<T, N> {
     }
 }
 
-impl<T: Scalar, N: Network<T>> Optimizer<T, N> for RmsProp<T, N> {
-    fn step(&mut self, params: &mut N, grads: &N) {
+impl<T: Scalar, N: Network<T>> RmsProp<T, N> {
+    fn rule(&self) -> impl Fn(&mut T, T, &mut [T; 1]) + Copy + Sync {
         let (lr, rho, eps) = (self.lr, self.decay, T::from_f64(EPS));
-        update(params, grads, &mut self.slots, move |p, g, [h]| {
+        move |p, g, [h]| {
             *h = rho * *h + (T::one() - rho) * g * g;
             *p = *p - lr * g / (Float::sqrt(*h) + eps);
-        });
-        self.t += 1;
+        }
+    }
+}
+
+impl<T: Scalar, N: Network<T>> Optimizer<T, N> for RmsProp<T, N> {
+    fn step(&mut self, params: &mut N, grads: &N) {
+        let rule = self.rule();
+        update(params, grads, &mut self.slots, rule);
+        self.t = self.t.saturating_add(1);
+    }
+    fn is_finite_after(&self, params: &N, grads: &N) -> bool {
+        finite_after(params, grads, &self.slots, self.rule())
+    }
+    fn validate(&self) -> Result<(), InvalidState> {
+        validate(self.lr, &[self.decay], &self.slots, &[0], self.t)
     }
     fn name(&self) -> &'static str {
         "rmsprop"
@@ -368,17 +568,37 @@ impl<T: Scalar, N: Network<T>> Default for Adam<T, N> {
     }
 }
 
-impl<T: Scalar, N: Network<T>> Optimizer<T, N> for Adam<T, N> {
-    fn step(&mut self, params: &mut N, grads: &N) {
-        self.t += 1;
+impl<T: Scalar, N: Network<T>> Adam<T, N> {
+    /// The update of step `t + 1`.
+    fn rule(&self) -> impl Fn(&mut T, T, &mut [T; 2]) + Copy + Sync {
         let (b1, b2, eps) = (self.beta1, self.beta2, T::from_f64(EPS));
-        let t = i32::try_from(self.t).unwrap_or(i32::MAX);
+        let t = i32::try_from(self.t.saturating_add(1)).unwrap_or(i32::MAX);
         let lr_t = self.lr * Float::sqrt(T::one() - b2.powi(t)) / (T::one() - b1.powi(t));
-        update(params, grads, &mut self.slots, move |p, g, [m, v]| {
+        move |p, g, [m, v]| {
             *m = *m + (T::one() - b1) * (g - *m);
             *v = *v + (T::one() - b2) * (g * g - *v);
             *p = *p - lr_t * *m / (Float::sqrt(*v) + eps);
-        });
+        }
+    }
+}
+
+impl<T: Scalar, N: Network<T>> Optimizer<T, N> for Adam<T, N> {
+    fn step(&mut self, params: &mut N, grads: &N) {
+        let rule = self.rule();
+        self.t = self.t.saturating_add(1);
+        update(params, grads, &mut self.slots, rule);
+    }
+    fn is_finite_after(&self, params: &N, grads: &N) -> bool {
+        finite_after(params, grads, &self.slots, self.rule())
+    }
+    fn validate(&self) -> Result<(), InvalidState> {
+        validate(
+            self.lr,
+            &[self.beta1, self.beta2],
+            &self.slots,
+            &[1],
+            self.t,
+        )
     }
     fn name(&self) -> &'static str {
         "adam"
@@ -452,6 +672,12 @@ impl<T: Scalar, N: Network<T>> Optimizer<T, N> for AnyOptimizer<T, N> {
     fn step(&mut self, params: &mut N, grads: &N) {
         dispatch!(self, o => o.step(params, grads))
     }
+    fn is_finite_after(&self, params: &N, grads: &N) -> bool {
+        dispatch!(self, o => o.is_finite_after(params, grads))
+    }
+    fn validate(&self) -> Result<(), InvalidState> {
+        dispatch!(self, o => Optimizer::<T, N>::validate(o))
+    }
     fn name(&self) -> &'static str {
         dispatch!(self, o => Optimizer::<T, N>::name(o))
     }
@@ -466,5 +692,38 @@ impl<T: Scalar, N: Network<T>> Optimizer<T, N> for AnyOptimizer<T, N> {
     }
     fn set_steps(&mut self, steps: u64) {
         dispatch!(self, o => Optimizer::<T, N>::set_steps(o, steps))
+    }
+}
+
+#[cfg(all(test, feature = "parallel"))]
+mod tests {
+    use super::*;
+    use alloc::vec;
+
+    #[test]
+    fn a_non_finite_result_in_either_half_is_found_on_two_threads() {
+        let shape = [784, 50];
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        let sgd = move |p: &mut f32, g: f32, _: &mut [f32; 0]| *p -= 0.5 * g;
+        pool.install(|| {
+            crate::parallel::keep_awake(|| {
+                let at = crate::parallel::split_tensor(784 * 50, &shape);
+                assert_eq!(at, Some(392 * 50), "the check must split");
+                let p = vec![0.5f32; 784 * 50];
+                let mut g = vec![0.5f32; 784 * 50];
+                assert!(tensor_finite_after(&p, &g, [], &shape, &sgd));
+                for (i, bad) in [(7, f32::NAN), (392 * 50, f32::INFINITY), (39_199, f32::NAN)] {
+                    g[i] = bad;
+                    assert!(
+                        !tensor_finite_after(&p, &g, [], &shape, &sgd),
+                        "{bad} at {i}"
+                    );
+                    g[i] = 0.5;
+                }
+            })
+        });
     }
 }

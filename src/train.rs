@@ -17,7 +17,7 @@ pub const DIVERGENCE_FACTOR: f64 = 100.0;
 /// Why a training step could not be taken.
 #[derive(Clone, Debug, PartialEq)]
 pub enum TrainError {
-    /// The loss or a gradient became NaN or infinite, or the loss rose above
+    /// The loss became NaN or infinite, or rose above
     /// [`Trainer::divergence_loss`]: the run diverged (lower the learning rate). The
     /// parameters are left as they were before the step.
     Diverged {
@@ -27,6 +27,15 @@ pub enum TrainError {
         loss: f64,
         /// The limit it crossed.
         limit: f64,
+    },
+    /// The step would have made a parameter or an optimizer state value NaN or infinite (a
+    /// gradient is not finite, or learning rate × gradient overflows): it was not taken,
+    /// and the parameters and optimizer are as they were.
+    NonFiniteStep {
+        /// The iteration whose step was refused (counting from 1).
+        iteration: u64,
+        /// The loss of that iteration.
+        loss: f64,
     },
     /// There is nothing to train on, samples and labels differ in number, or the source
     /// failed to give a sample it counts (the batch is then discarded).
@@ -48,6 +57,10 @@ impl fmt::Display for TrainError {
             TrainError::Diverged { iteration, loss, .. } => write!(
                 f,
                 "training diverged at iteration {iteration}: the loss or a gradient is not finite (loss {loss}); lower the learning rate"
+            ),
+            TrainError::NonFiniteStep { iteration, loss } => write!(
+                f,
+                "training diverged at iteration {iteration}: its step would make a parameter or the optimizer's state NaN or infinite (loss {loss:.4}), so it was not taken; lower the learning rate"
             ),
             TrainError::BadData { samples, labels } => {
                 write!(f, "cannot train on {samples} samples with {labels} labels")
@@ -166,45 +179,24 @@ impl<T: Scalar, N: Network<T>, O: Optimizer<T, N>, const B: usize> Trainer<T, N,
             .net
             .gradient_batch(&self.x, &self.t, &mut self.cache, &mut self.grads);
         self.iteration += 1;
-        let healthy = loss.is_finite()
-            && loss.as_f64() <= self.divergence_loss
-            && (0..N::TENSOR_COUNT).all(|i| match (N::tensor_info(i), self.grads.tensor(i)) {
-                (Some(info), Some(g)) => tensor_finite(g, info.shape),
-                _ => false,
-            });
-        if !healthy {
+        // The step lands only if it leaves every parameter and state value finite (which
+        // also refuses a non-finite gradient): a diverged run keeps what it had.
+        if !(loss.is_finite() && loss.as_f64() <= self.divergence_loss) {
             return Err(TrainError::Diverged {
                 iteration: self.iteration,
                 loss: loss.as_f64(),
                 limit: self.divergence_loss,
             });
         }
+        if !self.optimizer.is_finite_after(&self.net, &self.grads) {
+            return Err(TrainError::NonFiniteStep {
+                iteration: self.iteration,
+                loss: loss.as_f64(),
+            });
+        }
         self.optimizer.step(&mut self.net, &self.grads);
         Ok(loss)
     }
-}
-
-/// Whether every value of the gradient tensor `g` (of `shape`) is finite; inside
-/// [`keep_awake`](crate::parallel::keep_awake), a large tensor is checked in two halves on two
-/// threads, each the half that thread computed.
-fn tensor_finite<T: Scalar>(
-    g: &[T],
-    #[cfg_attr(not(feature = "parallel"), allow(unused_variables))] shape: &[usize],
-) -> bool {
-    #[cfg(feature = "parallel")]
-    if let Some(half) = crate::parallel::split_tensor(g.len(), shape) {
-        let (lo, hi) = g.split_at(half);
-        let (a, b) = rayon::join(|| all_finite(lo), || all_finite(hi));
-        return a && b;
-    }
-    all_finite(g)
-}
-
-/// Whether every value of `g` is finite. Chunks without an early exit inside, so the check
-/// runs vector-wide: 39,760 gradients per step of the card's network.
-fn all_finite<T: Scalar>(g: &[T]) -> bool {
-    g.chunks(64)
-        .all(|c| c.iter().fold(true, |ok, v| ok & v.is_finite()))
 }
 
 /// The fraction of samples `net` classifies correctly, predicting in batches of 100.
@@ -247,32 +239,4 @@ fn count_hits<T: Scalar, N: Network<T>, const B: usize>(
         .zip(t)
         .filter(|(s, l)| crate::argmax(s.as_ref()) == N::label_index(l))
         .count()
-}
-
-#[cfg(all(test, feature = "parallel"))]
-mod tests {
-    use super::*;
-    use alloc::vec;
-
-    #[test]
-    fn a_non_finite_value_in_either_half_is_found_on_two_threads() {
-        let shape = [784, 50];
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(2)
-            .build()
-            .unwrap();
-        pool.install(|| {
-            crate::parallel::keep_awake(|| {
-                let at = crate::parallel::split_tensor(784 * 50, &shape);
-                assert_eq!(at, Some(392 * 50), "the check must split");
-                let mut g = vec![0.5f32; 784 * 50];
-                assert!(tensor_finite(&g, &shape));
-                for (i, bad) in [(7, f32::NAN), (392 * 50, f32::INFINITY), (39_199, f32::NAN)] {
-                    g[i] = bad;
-                    assert!(!tensor_finite(&g, &shape), "{bad} at {i}");
-                    g[i] = 0.5;
-                }
-            })
-        });
-    }
 }

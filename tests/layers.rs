@@ -189,6 +189,36 @@ fn check_softmax<T: Scalar>(h: f64, tol: f64) {
             tol,
         );
     }
+
+    // Rows that do not sum to one: no target at all, unnormalised weights, and label
+    // smoothing (0.9 on the class, 0.1 spread over all five, which sums to one only up to
+    // rounding). The gradient is the derivative of the loss that `forward` returns.
+    let f = T::from_f64;
+    let rows: [[T; 5]; 4] = [
+        [T::zero(); 5],
+        [f(0.5), f(0.0), f(2.0), f(0.25), f(0.0)],
+        [f(0.02), f(0.02), f(0.02), f(0.92), f(0.02)],
+        [f(3.0), f(0.0), f(0.0), f(0.0), f(1.0)],
+    ];
+    layer.forward(&x, &rows, &mut y);
+    let mut dx_rows = [[T::one(); 5]; 4];
+    layer.backward(&y, &rows, &mut dx_rows);
+    assert!(
+        dx_rows[0].iter().all(|d| *d == T::zero()),
+        "no target, no gradient"
+    );
+    for k in 0..20 {
+        let num = numeric(xs.as_flattened_mut(), k, h, |xf| {
+            let xa: [[T; 5]; 4] = *<&[[T; 5]; 4]>::try_from(xf.as_chunks::<5>().0).unwrap();
+            layer.forward(&xa, &rows, &mut [[T::zero(); 5]; 4]).as_f64()
+        });
+        assert_close(
+            "SoftmaxWithLoss dx (rows not summing to 1)",
+            dx_rows.as_flattened()[k].as_f64(),
+            num,
+            tol,
+        );
+    }
 }
 
 #[test]

@@ -190,10 +190,10 @@ fn a_checkpoint_refuses_another_optimizer() {
 fn weights_round_trip_bit_exactly() {
     let dir = scratch("round-trip");
     let net = Net::with_init(Init::He, 5);
-    io::save_safetensors(&net, &dir.join("w.safetensors")).unwrap();
-    io::save_raw(&net, &dir.join("w.bin")).unwrap();
-    let a: Net = io::load_safetensors(&dir.join("w.safetensors")).unwrap();
-    let b: Net = io::load_raw(&dir.join("w.bin")).unwrap();
+    io::save_safetensors(&net, dir.join("w.safetensors")).unwrap();
+    io::save_raw(&net, dir.join("w.bin")).unwrap();
+    let a: Net = io::load_safetensors(dir.join("w.safetensors")).unwrap();
+    let b: Net = io::load_raw(dir.join("w.bin")).unwrap();
     assert!(a == net && b == net);
     let bytes: [u8; Net::BYTE_LEN] = std::fs::read(dir.join("w.bin"))
         .unwrap()
@@ -201,7 +201,7 @@ fn weights_round_trip_bit_exactly() {
         .unwrap();
     assert!(Net::from_le_bytes(&bytes) == net);
     let net64 = TwoLayerNet::<f64>::with_init(Init::He, 5);
-    io::save_safetensors(&net64, &dir.join("w64.safetensors")).unwrap();
+    io::save_safetensors(&net64, dir.join("w64.safetensors")).unwrap();
     assert!(
         io::load_safetensors::<f64, TwoLayerNet<f64>>(&dir.join("w64.safetensors")).unwrap()
             == net64
@@ -220,7 +220,7 @@ network! { struct Other< fc: Affine<784, 10>, SoftmaxWithLoss > }
 #[test]
 fn loading_weights_of_another_network_names_the_tensor_and_both_shapes() {
     let dir = scratch("other-net");
-    io::save_safetensors(&Wider::<f32>::new(0), &dir.join("wider.safetensors")).unwrap();
+    io::save_safetensors(&Wider::<f32>::new(0), dir.join("wider.safetensors")).unwrap();
     let err = io::load_safetensors::<f32, Net>(&dir.join("wider.safetensors")).unwrap_err();
     assert!(
         err.to_string().ends_with(
@@ -229,14 +229,22 @@ fn loading_weights_of_another_network_names_the_tensor_and_both_shapes() {
         "{err}"
     );
 
-    io::save_safetensors(&Other::<f32>::new(0), &dir.join("other.safetensors")).unwrap();
+    io::save_safetensors(&Other::<f32>::new(0), dir.join("other.safetensors")).unwrap();
     let err = io::load_safetensors::<f32, Net>(&dir.join("other.safetensors")).unwrap_err();
+    assert!(
+        err.to_string().contains(
+            "was saved from the layers Affine<784, 10>, SoftmaxWithLoss, but `TwoLayerNet` has"
+        ),
+        "{err}"
+    );
+    let err = io::load_safetensors_ignoring_layers::<f32, Net>(&dir.join("other.safetensors"))
+        .unwrap_err();
     assert!(
         err.to_string().contains("has no tensor `affine1.W`"),
         "{err}"
     );
 
-    io::save_safetensors(&TwoLayerNet::<f64>::new(0), &dir.join("f64.safetensors")).unwrap();
+    io::save_safetensors(&TwoLayerNet::<f64>::new(0), dir.join("f64.safetensors")).unwrap();
     let err = io::load_safetensors::<f32, Net>(&dir.join("f64.safetensors")).unwrap_err();
     assert!(
         err.to_string()
@@ -244,7 +252,7 @@ fn loading_weights_of_another_network_names_the_tensor_and_both_shapes() {
         "{err}"
     );
 
-    io::save_raw(&Other::<f32>::new(0), &dir.join("other.bin")).unwrap();
+    io::save_raw(&Other::<f32>::new(0), dir.join("other.bin")).unwrap();
     let err = io::load_raw::<f32, Net>(&dir.join("other.bin")).unwrap_err();
     assert!(
         err.to_string()
@@ -259,9 +267,11 @@ fn loading_weights_of_another_network_names_the_tensor_and_both_shapes() {
         "{err}"
     );
 
-    let mut nan = Net::new(0);
-    nan.affine2.b[3] = f32::NAN;
-    io::save_safetensors(&nan, &dir.join("nan.safetensors")).unwrap();
+    // typenet never writes NaN; another tool might.
+    io::save_safetensors(&Net::new(0), dir.join("nan.safetensors")).unwrap();
+    tamper(&dir.join("nan.safetensors"), |tensors, _| {
+        tensors.iter_mut().find(|t| t.0 == "affine2.b").unwrap().1[3] = f32::NAN;
+    });
     let err = io::load_safetensors::<f32, Net>(&dir.join("nan.safetensors")).unwrap_err();
     assert!(
         err.to_string()
@@ -331,4 +341,275 @@ fn data_that_does_not_fit_the_network_is_refused() {
         "1 images but 2 labels"
     );
     assert!(Dataset::new(vec![f32::NAN; 784], vec![1], [28, 28]).is_err());
+}
+
+// ---- nothing lost, nothing trusted --------------------------------------------------
+
+network! {
+    /// The same sizes as `TwoLayerNet`, another activation.
+    pub struct SigmoidNet< Affine<784, 50>, Sigmoid, Affine<50, 10>, SoftmaxWithLoss >
+}
+
+/// Rewrites a safetensors file with `edit` applied to its tensors and metadata, as a
+/// hostile or broken tool could.
+fn tamper(
+    path: &std::path::Path,
+    edit: impl FnOnce(
+        &mut Vec<(String, Vec<f32>, Vec<usize>)>,
+        &mut std::collections::HashMap<String, String>,
+    ),
+) {
+    use safetensors::tensor::{Dtype, SafeTensors, TensorView};
+    let bytes = std::fs::read(path).unwrap();
+    let file = SafeTensors::deserialize(&bytes).unwrap();
+    let (_, header) = SafeTensors::read_metadata(&bytes).unwrap();
+    let mut meta = header.metadata().clone().unwrap_or_default();
+    let mut tensors: Vec<(String, Vec<f32>, Vec<usize>)> = file
+        .tensors()
+        .into_iter()
+        .map(|(name, view)| {
+            let values = view
+                .data()
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+                .collect();
+            (name, values, view.shape().to_vec())
+        })
+        .collect();
+    edit(&mut tensors, &mut meta);
+    let raw: Vec<(String, Vec<u8>, Vec<usize>)> = tensors
+        .into_iter()
+        .map(|(n, v, s)| (n, v.iter().flat_map(|x| x.to_le_bytes()).collect(), s))
+        .collect();
+    let views = raw.iter().map(|(n, b, s)| {
+        (
+            n.clone(),
+            TensorView::new(Dtype::F32, s.clone(), b).unwrap(),
+        )
+    });
+    std::fs::write(path, safetensors::serialize(views, Some(meta)).unwrap()).unwrap();
+}
+
+#[test]
+fn a_step_that_would_make_a_parameter_non_finite_is_refused_before_it_lands() {
+    let data = bundled::<f32>().train.take(200);
+    let (x, t) = data.check_for::<Net>().unwrap();
+    // Bright inputs: the loss and the gradients are finite, but lr · gradient overflows f32.
+    let x: Vec<[f32; 784]> = x.iter().map(|s| s.map(|v| v * 1000.0)).collect();
+    let mut trainer = Trainer::<f32, Net, _, 100>::new(Net::new(0), Sgd::new(1e38), 0);
+    let before = trainer.net.clone();
+    let err = trainer.step(&x, &t).unwrap_err();
+    assert!(
+        *trainer.net == *before,
+        "the refused step changed the parameters"
+    );
+    assert!(
+        err.to_string()
+            .contains("its step would make a parameter or the optimizer's state NaN or infinite"),
+        "{err}"
+    );
+
+    // The optimizers check the step they would take, state included.
+    let (net, mut grads) = (Net::new(0), Net::zeros());
+    let adam = Adam::<f32, Net>::default();
+    assert!(adam.is_finite_after(&net, &grads));
+    grads.affine2.b[3] = f32::NAN;
+    assert!(!adam.is_finite_after(&net, &grads));
+}
+
+#[test]
+fn a_network_with_a_non_finite_value_is_never_written() {
+    let dir = scratch("non-finite");
+    let good = Net::new(1);
+    let (weights, raw, ckpt) = (
+        dir.join("w.safetensors"),
+        dir.join("w.bin"),
+        dir.join("c.safetensors"),
+    );
+    io::save_safetensors(&good, &weights).unwrap();
+    io::save_raw(&good, &raw).unwrap();
+    let sgd = Sgd::new(0.1f32);
+    io::save_checkpoint(&ckpt, &good, &sgd, 80, &Rng::new(1)).unwrap();
+
+    let mut bad = good.clone();
+    bad.affine2.w[3][4] = f32::NAN;
+    let err = io::save_safetensors(&bad, &weights)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("not written: tensor `affine2.W` holds a non-finite value at index 34"),
+        "{err}"
+    );
+    assert!(io::save_raw(&bad, &raw).is_err());
+    assert!(io::save_checkpoint(&ckpt, &bad, &sgd, 81, &Rng::new(1)).is_err());
+    // An optimizer whose state or settings are not finite is not saved either.
+    let mut adam = Box::new(Adam::<f32, Net>::default());
+    adam.step(&mut good.clone(), &Net::new(2));
+    adam.lr = f32::INFINITY;
+    assert!(io::save_checkpoint(&ckpt, &good, &*adam, 81, &Rng::new(1)).is_err());
+
+    // What was on disk is untouched and loads.
+    assert!(io::load_safetensors::<f32, Net>(&weights).unwrap() == good);
+    assert!(io::load_raw::<f32, Net>(&raw).unwrap() == good);
+    let loaded = io::load_checkpoint::<f32, Net, _>(&ckpt, &mut Sgd::new(0.1)).unwrap();
+    assert_eq!(loaded.iteration, 80);
+}
+
+#[test]
+fn a_checkpoint_with_an_impossible_optimizer_state_is_refused() {
+    let dir = scratch("bad-state");
+    let path = dir.join("c.safetensors");
+    // Boxed: an Adam of this network holds two copies of its 159 KB of parameters.
+    let (mut net, grads) = (Box::new(Net::new(1)), Box::new(Net::new(2)));
+    let mut adam = Box::new(Adam::<f32, Net>::default());
+    adam.step(&mut net, &grads);
+    let write = |path: &std::path::Path| {
+        io::save_checkpoint(path, &*net, &*adam, 1, &Rng::new(3)).unwrap();
+    };
+    let load = |path: &std::path::Path| {
+        let (mut fresh, untouched) = (Box::new(Adam::default()), Box::new(Adam::default()));
+        let result = io::load_checkpoint::<f32, Net, _>(path, &mut *fresh);
+        if result.is_err() {
+            assert!(*fresh == *untouched, "a refused file changed the optimizer");
+        }
+        result.map(|_| ()).map_err(|e| e.to_string())
+    };
+    write(&path);
+    assert!(load(&path).is_ok());
+
+    // A negative second moment would make the first step NaN.
+    tamper(&path, |tensors, _| {
+        let v = tensors
+            .iter_mut()
+            .find(|t| t.0 == "opt1.affine1.W")
+            .unwrap();
+        v.1[17] = -1.0;
+    });
+    let err = load(&path).unwrap_err();
+    assert!(
+        err.ends_with("holds an invalid optimizer state: a running mean of squares is negative"),
+        "{err}"
+    );
+
+    // A step counter at the end of u64 used to overflow in a debug build.
+    write(&path);
+    tamper(&path, |_, meta| {
+        meta.insert("optimizer_steps".into(), u64::MAX.to_string());
+    });
+    let err = load(&path).unwrap_err();
+    assert!(err.ends_with("the step count is out of range"), "{err}");
+    write(&path);
+    tamper(&path, |_, meta| {
+        meta.insert("checkpoint_iteration".into(), u64::MAX.to_string());
+    });
+    assert!(load(&path)
+        .unwrap_err()
+        .contains("iteration count out of range"));
+    // And stepping from the largest count never overflows.
+    let mut sgd = Sgd::new(0.1f32);
+    Optimizer::<f32, Net>::set_steps(&mut sgd, u64::MAX);
+    sgd.step(&mut *net, &grads);
+    assert_eq!(Optimizer::<f32, Net>::steps(&sgd), u64::MAX);
+}
+
+#[test]
+fn weights_of_other_layers_are_refused_unless_asked_for() {
+    let dir = scratch("other-layers");
+    let path = dir.join("sigmoid.safetensors");
+    let sigmoid = SigmoidNet::<f32>::new(4);
+    io::save_safetensors(&sigmoid, &path).unwrap();
+    let err = io::load_safetensors::<f32, Net>(&path)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.ends_with(
+            "was saved from the layers Affine<784, 50>, Sigmoid, Affine<50, 10>, SoftmaxWithLoss, \
+             but `TwoLayerNet` has Affine<784, 50>, Relu, Affine<50, 10>, SoftmaxWithLoss; \
+             to load these weights into other layers on purpose, use `load_safetensors_ignoring_layers`"
+        ),
+        "{err}"
+    );
+    let relu: Net = io::load_safetensors_ignoring_layers(&path).unwrap();
+    assert_eq!(relu.affine1.w, sigmoid.affine1.w);
+
+    // A checkpoint of other layers is refused too, so `--resume` cannot train on.
+    let ckpt = dir.join("c.safetensors");
+    io::save_checkpoint(&ckpt, &sigmoid, &Sgd::new(0.1f32), 5, &Rng::new(1)).unwrap();
+    assert!(io::load_checkpoint::<f32, Net, _>(&ckpt, &mut Sgd::new(0.1)).is_err());
+}
+
+/// The `train` example, built by `cargo test` next to the test binaries.
+fn train_example(args: &[&str]) -> std::process::Output {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().and_then(|d| d.parent()).unwrap();
+    let train = dir
+        .join("examples")
+        .join(format!("train{}", std::env::consts::EXE_SUFFIX));
+    let modified = |p: &std::path::Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let fresh = matches!((modified(&train), modified(&exe)), (Some(a), Some(b))
+        if b.duration_since(a).unwrap_or_default() < std::time::Duration::from_secs(600));
+    assert!(
+        fresh,
+        "{} is missing or older than this test: run `cargo test` (which builds the examples)",
+        train.display()
+    );
+    std::process::Command::new(train)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn the_train_example_keeps_its_checkpoint_through_a_bad_resume() {
+    let dir = scratch("train-example");
+    let out = dir.to_str().unwrap();
+    let ckpt = dir.join("checkpoint.safetensors");
+    let run = train_example(&["--iters", "80", "--out", out]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let saved = std::fs::read(&ckpt).unwrap();
+
+    // A learning rate that is infinite in f32 is refused before anything runs.
+    let ckpt_arg = ckpt.to_str().unwrap();
+    let run = train_example(&[
+        "--resume", ckpt_arg, "--lr", "1e39", "--iters", "200", "--out", out,
+    ]);
+    assert!(!run.status.success());
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        stderr.contains("--lr 1e39: the learning rate is not a finite positive number in f32"),
+        "{stderr}"
+    );
+    // A finite learning rate that makes the step overflow stops the run at that step.
+    let run = train_example(&[
+        "--resume", ckpt_arg, "--lr", "3e38", "--iters", "200", "--out", out,
+    ]);
+    assert!(!run.status.success());
+    assert!(String::from_utf8_lossy(&run.stderr).contains("training diverged at iteration 8"));
+    assert_eq!(
+        std::fs::read(&ckpt).unwrap(),
+        saved,
+        "the checkpoint changed"
+    );
+    let mut sgd = Sgd::new(0.1f32);
+    assert_eq!(
+        io::load_checkpoint::<f32, Net, _>(&ckpt, &mut sgd)
+            .unwrap()
+            .iteration,
+        80
+    );
+
+    // Nothing to do: no checkpoint is claimed.
+    let run = train_example(&["--resume", ckpt_arg, "--iters", "80", "--out", out]);
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        run.status.success() && !stdout.contains("checkpoint.safetensors,"),
+        "{stdout}"
+    );
+    // `--help` is not an error.
+    let run = train_example(&["--help"]);
+    assert!(run.status.success() && String::from_utf8_lossy(&run.stdout).starts_with("usage:"));
 }

@@ -27,7 +27,8 @@ pub struct Options {
 }
 
 impl Options {
-    pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Options, String> {
+    /// The options, or `None` if `--help` was asked for.
+    pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Option<Options>, String> {
         let mut o = Options {
             data: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/data")),
             iters: 10_000,
@@ -41,7 +42,7 @@ impl Options {
         let mut args = args.into_iter();
         while let Some(flag) = args.next() {
             if flag == "--help" || flag == "-h" {
-                return Err(USAGE.into());
+                return Ok(None);
             }
             let value = args
                 .next()
@@ -72,7 +73,7 @@ impl Options {
                 _ => return Err(format!("unknown option {flag}\n{USAGE}")),
             }
         }
-        Ok(o)
+        Ok(Some(o))
     }
 
     /// The learning rate: as given, or the book's chapter 5 value 0.1 for SGD, or `None`

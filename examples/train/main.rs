@@ -1,4 +1,4 @@
-//! Chapter 5's training run: the card's two-layer net on real handwritten digits.
+//! Chapter 5's training run: the book's two-layer net on real handwritten digits.
 //!
 //! `cargo run --release --example train` trains on the bundled digits with the book's
 //! recipe (10,000 iterations, random batches of 100, SGD with learning rate 0.1,
@@ -50,7 +50,10 @@ fn main() -> ExitCode {
 }
 
 fn run() -> Result<(), String> {
-    let opts = Options::parse(std::env::args().skip(1))?;
+    let Some(opts) = Options::parse(std::env::args().skip(1))? else {
+        say!("{}", cli::USAGE);
+        return Ok(());
+    };
     // Batches are drawn from the images as bytes (a quarter of the memory traffic of f32)
     // and scaled as they are drawn; accuracy is measured on the same images scaled once.
     let mnist = io::load_mnist_pixels(&opts.data).map_err(|e| e.to_string())?;
@@ -75,6 +78,13 @@ fn run() -> Result<(), String> {
             )
         })?;
     let lr = *optimizer.lr_mut();
+    // A learning rate that is finite in f64 may not be in f32 (1e39 is infinite there).
+    Optimizer::<f32, Net>::validate(&optimizer).map_err(|e| {
+        let given = opts
+            .lr()
+            .map_or_else(|| lr.to_string(), |v| format!("{v:?}"));
+        format!("--lr {given}: {e} in f32")
+    })?;
     let mut trainer = match &opts.resume {
         Some(path) => {
             let ckpt = io::load_checkpoint(path, &mut optimizer).map_err(|e| e.to_string())?;
@@ -126,6 +136,7 @@ fn run() -> Result<(), String> {
     let start = Instant::now();
     let mut epochs: Vec<Epoch> = Vec::new();
     let checkpoint = opts.out.join("checkpoint.safetensors");
+    let mut checkpointed = false;
     let mut train_loop = || -> Result<(), String> {
         let (mut loss_sum, mut loss_count) = (0.0f64, 0u64);
         while trainer.iteration() < opts.iters {
@@ -136,6 +147,7 @@ fn run() -> Result<(), String> {
             let i = trainer.iteration();
             if i % iter_per_epoch == 0 || i == opts.iters {
                 let e = Epoch {
+                    number: i.div_ceil(iter_per_epoch),
                     iteration: i,
                     loss: loss_sum / loss_count as f64,
                     train_acc: train::accuracy(&*trainer.net, x_train, &t_train),
@@ -144,10 +156,7 @@ fn run() -> Result<(), String> {
                 (loss_sum, loss_count) = (0.0, 0);
                 let line = format!(
                     "epoch {:>3}  iter {i:>6}  loss {:.4}  train acc {:.4}  test acc {:.4}",
-                    i.div_ceil(iter_per_epoch),
-                    e.loss,
-                    e.train_acc,
-                    e.test_acc
+                    e.number, e.loss, e.train_acc, e.test_acc
                 );
                 bar.set_message(format!("test acc {:.4}", e.test_acc));
                 bar.println(&line);
@@ -163,6 +172,7 @@ fn run() -> Result<(), String> {
                     trainer.rng(),
                 )
                 .map_err(|e| e.to_string())?;
+                checkpointed = true;
             }
         }
         Ok(())
@@ -181,28 +191,33 @@ fn run() -> Result<(), String> {
     let seconds = start.elapsed().as_secs_f64();
 
     let net = &*trainer.net;
-    io::save_safetensors(net, &opts.out.join("weights.safetensors")).map_err(|e| e.to_string())?;
-    io::save_raw(net, &opts.out.join("weights.bin")).map_err(|e| e.to_string())?;
+    io::save_safetensors(net, opts.out.join("weights.safetensors")).map_err(|e| e.to_string())?;
+    io::save_raw(net, opts.out.join("weights.bin")).map_err(|e| e.to_string())?;
+    let data_name = opts.data.file_name().unwrap_or(opts.data.as_os_str());
     let title = format!(
         "{} on {} — {}, lr {lr}",
         <Net as Network<f32>>::NAME,
-        opts.data.display(),
+        data_name.to_string_lossy(),
         opts.optimizer
     );
     io::write_atomically(
-        &opts.out.join("curves.svg"),
+        opts.out.join("curves.svg"),
         plot::svg(&title, &epochs).as_bytes(),
     )
     .map_err(|e| e.to_string())?;
-    io::write_atomically(&opts.out.join("curves.csv"), plot::csv(&epochs).as_bytes())
+    io::write_atomically(opts.out.join("curves.csv"), plot::csv(&epochs).as_bytes())
         .map_err(|e| e.to_string())?;
 
     let test_acc = train::accuracy(net, x_test, &t_test);
     let train_acc = train::accuracy(net, x_train, &t_train);
     say!("train accuracy {train_acc:.4}, test accuracy {test_acc:.4} ({seconds:.1} s)");
-    say!(
-        "wrote {0}/weights.safetensors, {0}/weights.bin, {0}/checkpoint.safetensors, {0}/curves.svg, {0}/curves.csv",
-        opts.out.display()
-    );
+    let mut files = vec!["weights.safetensors", "weights.bin"];
+    if checkpointed {
+        files.push("checkpoint.safetensors");
+    }
+    files.extend(["curves.svg", "curves.csv"]);
+    let out = opts.out.display();
+    let files: Vec<String> = files.iter().map(|f| format!("{out}/{f}")).collect();
+    say!("wrote {}", files.join(", "));
     Ok(())
 }

@@ -5,19 +5,22 @@ use std::fmt::Write;
 /// One row per epoch.
 #[derive(Clone, Copy, Debug)]
 pub struct Epoch {
+    /// The epoch, counted from 1 across resumed runs (as printed).
+    pub number: u64,
     pub iteration: u64,
+    /// The mean training loss over the epoch's batches.
     pub loss: f64,
     pub train_acc: f64,
     pub test_acc: f64,
 }
 
 pub fn csv(epochs: &[Epoch]) -> String {
-    let mut s = String::from("epoch,iteration,loss,train_acc,test_acc\n");
-    for (i, e) in epochs.iter().enumerate() {
+    let mut s = String::from("epoch,iteration,mean_train_loss,train_acc,test_acc\n");
+    for e in epochs {
         let _ = writeln!(
             s,
             "{},{},{:.6},{:.4},{:.4}",
-            i, e.iteration, e.loss, e.train_acc, e.test_acc
+            e.number, e.iteration, e.loss, e.train_acc, e.test_acc
         );
     }
     s
@@ -25,7 +28,7 @@ pub fn csv(epochs: &[Epoch]) -> String {
 
 /// Two panels side by side: loss per epoch, and train/test accuracy per epoch.
 pub fn svg(title: &str, epochs: &[Epoch]) -> String {
-    let (w, h) = (960.0, 420.0);
+    let (w, h) = (960.0, 440.0);
     let mut s = String::new();
     let _ = writeln!(
         s,
@@ -43,11 +46,13 @@ pub fn svg(title: &str, epochs: &[Epoch]) -> String {
         .map(|e| e.loss)
         .fold(0.0f64, f64::max)
         .max(1e-9);
+    let numbers: Vec<u64> = epochs.iter().map(|e| e.number).collect();
     let losses: Vec<f64> = epochs.iter().map(|e| e.loss).collect();
     panel(
         &mut s,
         60.0,
-        "loss",
+        "mean training loss of the epoch",
+        &numbers,
         (0.0, nice_ceiling(max_loss)),
         &[("loss", "#d62728", &losses)],
     );
@@ -59,6 +64,7 @@ pub fn svg(title: &str, epochs: &[Epoch]) -> String {
         &mut s,
         540.0,
         "accuracy",
+        &numbers,
         (low, 1.0),
         &[("train", "#1f77b4", &train), ("test", "#ff7f0e", &test)],
     );
@@ -70,18 +76,17 @@ fn panel(
     s: &mut String,
     x0: f64,
     label: &str,
+    epochs: &[u64],
     (lo, hi): (f64, f64),
     series: &[(&str, &str, &[f64])],
 ) {
-    let (pw, ph, y0) = (380.0, 300.0, 60.0);
-    let n = series.first().map_or(0, |s| s.2.len());
-    let px = |i: usize| {
-        x0 + if n > 1 {
-            i as f64 / (n - 1) as f64 * pw
-        } else {
-            0.0
-        }
-    };
+    let (pw, ph, y0) = (380.0, 290.0, 60.0);
+    let (first, last) = (
+        epochs.first().copied().unwrap_or(1),
+        epochs.last().copied().unwrap_or(1),
+    );
+    let span = (last - first).max(1) as f64;
+    let px = |epoch: u64| x0 + (epoch.saturating_sub(first)) as f64 / span * pw;
     let py = |v: f64| y0 + ph - (v - lo) / (hi - lo).max(1e-12) * ph;
     let _ = writeln!(
         s,
@@ -102,15 +107,12 @@ fn panel(
             y + 4.0
         );
     }
-    let last = n.saturating_sub(1);
-    for k in 0..=4 {
-        let i = last * k / 4;
+    for epoch in ticks(first, last) {
         let _ = writeln!(
             s,
-            r#"<text x="{}" y="{}" text-anchor="middle">{}</text>"#,
-            px(i),
-            y0 + ph + 18.0,
-            i + 1
+            r#"<text x="{}" y="{}" text-anchor="middle">{epoch}</text>"#,
+            px(epoch),
+            y0 + ph + 18.0
         );
     }
     let _ = writeln!(
@@ -128,33 +130,42 @@ fn panel(
     for (k, (name, color, values)) in series.iter().enumerate() {
         let points: Vec<String> = values
             .iter()
-            .enumerate()
-            .map(|(i, v)| format!("{:.1},{:.1}", px(i), py(*v)))
+            .zip(epochs)
+            .map(|(v, &epoch)| format!("{:.1},{:.1}", px(epoch), py(*v)))
             .collect();
         let _ = writeln!(
             s,
             r#"<polyline fill="none" stroke="{color}" stroke-width="2" points="{}"/>"#,
             points.join(" ")
         );
-        // Legend in the corner the curves leave free: top for loss, bottom for accuracy.
-        let ly = if series.len() > 1 {
-            y0 + ph - 46.0
-        } else {
-            y0 + 18.0
-        } + 18.0 * k as f64;
+        // The legend goes under the axis, where no curve can be.
+        let (lx, ly) = (x0 + 70.0 * k as f64, y0 + ph + 58.0);
         let _ = writeln!(
             s,
-            r#"<line x1="{}" x2="{}" y1="{ly}" y2="{ly}" stroke="{color}" stroke-width="3"/>"#,
-            x0 + pw - 90.0,
-            x0 + pw - 66.0
+            r#"<line x1="{lx}" x2="{}" y1="{ly}" y2="{ly}" stroke="{color}" stroke-width="3"/>"#,
+            lx + 24.0
         );
         let _ = writeln!(
             s,
             r#"<text x="{}" y="{}">{name}</text>"#,
-            x0 + pw - 60.0,
+            lx + 30.0,
             ly + 4.0
         );
     }
+}
+
+/// Epoch numbers for the x axis: multiples of 1, 2 or 5 × 10ᵏ, at most six, from
+/// `first` to `last`.
+fn ticks(first: u64, last: u64) -> Vec<u64> {
+    let span = last.saturating_sub(first).max(1);
+    let step = [1u64, 2, 5]
+        .iter()
+        .flat_map(|m| (0..12).map(move |k| m * 10u64.pow(k)))
+        .filter(|step| span / step <= 6)
+        .min()
+        .unwrap_or(1);
+    let start = first.div_ceil(step) * step;
+    (start..=last).step_by(step as usize).collect()
 }
 
 fn nice_ceiling(v: f64) -> f64 {
@@ -166,4 +177,17 @@ fn escape(t: &str) -> String {
     t.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ticks;
+
+    #[test]
+    fn ticks_are_round_epoch_numbers() {
+        assert_eq!(ticks(1, 125), [20, 40, 60, 80, 100, 120]);
+        assert_eq!(ticks(80, 125), [80, 90, 100, 110, 120]);
+        assert_eq!(ticks(1, 3), [1, 2, 3]);
+        assert_eq!(ticks(5, 5), [5]);
+    }
 }

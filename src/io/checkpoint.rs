@@ -1,8 +1,11 @@
 //! Training checkpoints: parameters, optimizer state, iteration and random state in one
 //! `safetensors` file, so a resumed run ends bit-identical to an uninterrupted one.
 
-use super::weights::{network_metadata, read_tensors, tensors_of, write_safetensors};
+use super::weights::{
+    check_layers, network_metadata, read_tensors, refuse_non_finite, tensors_of, write_safetensors,
+};
 use super::{read, Error};
+use crate::optim::MAX_STEPS;
 use crate::{Network, Optimizer, Rng, Scalar};
 use safetensors::tensor::SafeTensors;
 use std::format;
@@ -43,13 +46,27 @@ pub struct Checkpoint<N> {
 /// # std::fs::remove_file(&path).unwrap();
 /// # Ok::<(), typenet::io::Error>(())
 /// ```
+///
+/// Nothing is written if a parameter or an optimizer state value is NaN or infinite, or the
+/// optimizer's state is otherwise invalid: the previous checkpoint stays as it was.
 pub fn save_checkpoint<T: Scalar, N: Network<T>, O: Optimizer<T, N>>(
-    path: &Path,
+    path: impl AsRef<Path>,
     net: &N,
     optimizer: &O,
     iteration: u64,
     rng: &Rng,
 ) -> Result<(), Error> {
+    let path = path.as_ref();
+    refuse_non_finite(path, net, "")?;
+    for slot in optimizer.slots() {
+        refuse_non_finite(path, slot, "optimizer state ")?;
+    }
+    optimizer.validate().map_err(|e| {
+        Error::format(
+            path,
+            format!("not written: {e}; the file on disk is unchanged"),
+        )
+    })?;
     let mut tensors = tensors_of(net, "params.");
     for (k, slot) in optimizer.slots().iter().enumerate() {
         tensors.extend(tensors_of(slot, &format!("opt{k}.")));
@@ -65,10 +82,17 @@ pub fn save_checkpoint<T: Scalar, N: Network<T>, O: Optimizer<T, N>>(
 
 /// Loads a checkpoint written by [`save_checkpoint`], restoring the optimizer's state into
 /// `optimizer` (which must be of the kind that was saved; its hyper-parameters are kept).
+///
+/// Refuses, besides what [`load_safetensors`](super::load_safetensors) refuses, a checkpoint
+/// of other layers, and optimizer state that could not have been written by a run: a
+/// non-finite value, a negative running square, a step or iteration count out of range.
+/// When the file is refused, `optimizer` keeps its settings and starts from a fresh state
+/// (zeros, step 0): nothing of the refused file stays in it.
 pub fn load_checkpoint<T: Scalar, N: Network<T>, O: Optimizer<T, N>>(
-    path: &Path,
+    path: impl AsRef<Path>,
     optimizer: &mut O,
 ) -> Result<Checkpoint<N>, Error> {
+    let path = path.as_ref();
     let bytes = read(path)?;
     let file = SafeTensors::deserialize(&bytes)
         .map_err(|e| Error::format(path, format!("not a valid safetensors file: {e}")))?;
@@ -83,7 +107,14 @@ pub fn load_checkpoint<T: Scalar, N: Network<T>, O: Optimizer<T, N>>(
             )
         })
     };
+    check_layers::<T, N>(path, Some(&meta))?;
     let iteration: u64 = parse(path, "checkpoint_iteration", get("checkpoint_iteration")?)?;
+    if iteration > MAX_STEPS {
+        return Err(Error::format(
+            path,
+            format!("has an iteration count out of range: {iteration}"),
+        ));
+    }
     let saved_opt = get("optimizer")?;
     if saved_opt != optimizer.name() {
         return Err(Error::format(
@@ -105,10 +136,23 @@ pub fn load_checkpoint<T: Scalar, N: Network<T>, O: Optimizer<T, N>>(
 
     let mut net = N::zeros();
     read_tensors(path, &file, "params.", &mut net)?;
-    for (k, slot) in optimizer.slots_mut().iter_mut().enumerate() {
-        read_tensors(path, &file, &format!("opt{k}."), slot)?;
+    let read_state = |optimizer: &mut O| -> Result<(), Error> {
+        for (k, slot) in optimizer.slots_mut().iter_mut().enumerate() {
+            read_tensors(path, &file, &format!("opt{k}."), slot)?;
+        }
+        optimizer.set_steps(steps);
+        optimizer
+            .validate()
+            .map_err(|e| Error::format(path, format!("holds an invalid optimizer state: {e}")))
+    };
+    if let Err(e) = read_state(optimizer) {
+        // Nothing of a refused file stays: the optimizer starts afresh.
+        for slot in optimizer.slots_mut() {
+            *slot = N::zeros();
+        }
+        optimizer.set_steps(0);
+        return Err(e);
     }
-    optimizer.set_steps(steps);
     Ok(Checkpoint {
         net,
         iteration,

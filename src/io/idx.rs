@@ -25,11 +25,12 @@ pub struct Mnist<T> {
 /// `[0, 1]`.
 ///
 /// ```no_run
-/// let mnist = typenet::io::load_mnist::<f32>("data".as_ref())?;
+/// let mnist = typenet::io::load_mnist::<f32>("data")?;
 /// assert_eq!(mnist.train.shape(), [28, 28]);
 /// # Ok::<(), typenet::io::Error>(())
 /// ```
-pub fn load_mnist<T: Scalar>(dir: &Path) -> Result<Mnist<T>, Error> {
+pub fn load_mnist<T: Scalar>(dir: impl AsRef<Path>) -> Result<Mnist<T>, Error> {
+    let dir = dir.as_ref();
     let pixels = load_mnist_pixels(dir)?;
     Ok(Mnist {
         train: pixels.train.scaled(),
@@ -42,12 +43,13 @@ pub fn load_mnist<T: Scalar>(dir: &Path) -> Result<Mnist<T>, Error> {
 /// [`Dataset::pixels_for`]; [`Dataset::scaled`] gives the values [`load_mnist`] gives.
 ///
 /// ```no_run
-/// let mnist = typenet::io::load_mnist_pixels("data".as_ref())?;
+/// let mnist = typenet::io::load_mnist_pixels("data")?;
 /// assert_eq!(mnist.train.shape(), [28, 28]);
 /// let test = mnist.test.scaled::<f32>(); // for `accuracy`
 /// # Ok::<(), typenet::io::Error>(())
 /// ```
-pub fn load_mnist_pixels(dir: &Path) -> Result<Mnist<u8>, Error> {
+pub fn load_mnist_pixels(dir: impl AsRef<Path>) -> Result<Mnist<u8>, Error> {
+    let dir = dir.as_ref();
     let set = |images: &str, labels: &str| -> Result<Dataset<u8>, Error> {
         let (ipath, lpath) = (find(dir, images)?, find(dir, labels)?);
         let (values, shape) = load_idx_pixels(&ipath)?;
@@ -163,7 +165,8 @@ fn shape_text(dims: &[usize]) -> String {
 
 /// Reads an IDX image file (`0x00000803`): values scaled from bytes to `[0, 1]`, and the
 /// image shape `[rows, cols]`.
-pub fn load_idx_images<T: Scalar>(path: &Path) -> Result<(Vec<T>, [usize; 2]), Error> {
+pub fn load_idx_images<T: Scalar>(path: impl AsRef<Path>) -> Result<(Vec<T>, [usize; 2]), Error> {
+    let path = path.as_ref();
     let (pixels, shape) = load_idx_pixels(path)?;
     let scale = crate::data::pixel_scale::<T>();
     let values = pixels
@@ -175,7 +178,8 @@ pub fn load_idx_images<T: Scalar>(path: &Path) -> Result<(Vec<T>, [usize; 2]), E
 
 /// Reads an IDX image file (`0x00000803`) as it stores its pixels, one byte each, and the
 /// image shape `[rows, cols]`.
-pub fn load_idx_pixels(path: &Path) -> Result<(Vec<u8>, [usize; 2]), Error> {
+pub fn load_idx_pixels(path: impl AsRef<Path>) -> Result<(Vec<u8>, [usize; 2]), Error> {
+    let path = path.as_ref();
     let mut bytes = read_maybe_gz(path)?;
     let (dims, data) = parse(path, &bytes, 3, "an image file")?;
     if dims[1] == 0 || dims[2] == 0 {
@@ -193,7 +197,8 @@ pub fn load_idx_pixels(path: &Path) -> Result<(Vec<u8>, [usize; 2]), Error> {
 }
 
 /// Reads an IDX label file (`0x00000801`).
-pub fn load_idx_labels(path: &Path) -> Result<Vec<u8>, Error> {
+pub fn load_idx_labels(path: impl AsRef<Path>) -> Result<Vec<u8>, Error> {
+    let path = path.as_ref();
     let bytes = read_maybe_gz(path)?;
     let (_, data) = parse(path, &bytes, 1, "a label file")?;
     Ok(data.to_vec())

@@ -13,7 +13,9 @@ pub use checkpoint::{load_checkpoint, save_checkpoint, Checkpoint};
 pub use idx::{
     load_idx_images, load_idx_labels, load_idx_pixels, load_mnist, load_mnist_pixels, Mnist,
 };
-pub use weights::{load_raw, load_safetensors, save_raw, save_safetensors};
+pub use weights::{
+    load_raw, load_safetensors, load_safetensors_ignoring_layers, save_raw, save_safetensors,
+};
 
 use std::fmt;
 use std::format;
@@ -103,7 +105,8 @@ impl std::error::Error for Error {
 /// assert_eq!(std::fs::read(&file).unwrap(), b"new");
 /// # std::fs::remove_dir_all(&dir).unwrap();
 /// ```
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+pub fn write_atomically(path: impl AsRef<Path>, bytes: &[u8]) -> Result<(), Error> {
+    let path = path.as_ref();
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
@@ -120,7 +123,12 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), Error> {
         file.write_all(bytes)?;
         file.sync_all()?;
         drop(file);
-        fs::rename(&tmp, path)
+        fs::rename(&tmp, path)?;
+        // The rename itself reaches the disk with the folder (where the system allows it).
+        if let Ok(folder) = fs::File::open(&dir) {
+            let _ = folder.sync_all();
+        }
+        Ok(())
     })();
     result.map_err(|e| {
         let _ = fs::remove_file(&tmp);

@@ -26,6 +26,76 @@ pub(crate) fn le_bytes<T: Scalar>(values: &[T]) -> Vec<u8> {
     out
 }
 
+/// `Err` naming the first tensor of `net` that holds NaN or an infinity: such a network is
+/// never written, so a file on disk always loads.
+pub(crate) fn refuse_non_finite<T: Scalar, N: Network<T>>(
+    path: &Path,
+    net: &N,
+    what: &str,
+) -> Result<(), Error> {
+    for (i, info) in N::tensors().enumerate() {
+        if let Some(k) = net
+            .tensor(i)
+            .and_then(|v| v.iter().position(|v| !v.is_finite()))
+        {
+            return Err(Error::format(
+                path,
+                format!("not written: {what}tensor `{info}` holds a non-finite value at index {k}; the file on disk is unchanged"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The kind of each layer (`Affine<784, 50>` → `Affine`): sizes are compared tensor by
+/// tensor, kinds here, so that `Relu` and `Relu<50>` are the same layer.
+fn kinds<'a>(layers: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
+    layers
+        .map(|l| l.split('<').next().unwrap_or(l).trim())
+        .collect()
+}
+
+/// The layers of a `"layers"` metadata entry: split at the commas outside `<…>`.
+fn split_layers(list: &str) -> Vec<&str> {
+    let (mut layers, mut depth, mut start) = (Vec::new(), 0i32, 0);
+    for (i, c) in list.char_indices() {
+        match c {
+            '<' => depth += 1,
+            '>' => depth -= 1,
+            ',' if depth == 0 => {
+                layers.push(list[start..i].trim());
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    layers.push(list[start..].trim());
+    layers
+}
+
+/// Refuses a file whose metadata says it was saved from other layers than `N`'s (files
+/// without typenet metadata, such as ones written from PyTorch, are compared by tensor
+/// names and shapes only).
+pub(crate) fn check_layers<T: Scalar, N: Network<T>>(
+    path: &Path,
+    metadata: Option<&HashMap<String, String>>,
+) -> Result<(), Error> {
+    let Some(saved) = metadata.and_then(|m| m.get("layers")) else {
+        return Ok(());
+    };
+    if kinds(split_layers(saved).into_iter()) != kinds(N::LAYERS.iter().copied()) {
+        return Err(Error::format(
+            path,
+            format!(
+                "was saved from the layers {saved}, but `{}` has {}; to load these weights into other layers on purpose, use `load_safetensors_ignoring_layers`",
+                N::NAME,
+                N::LAYERS.join(", ")
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// The tensors of `net` as `(name, bytes, shape)`, names prefixed by `prefix`.
 pub(crate) fn tensors_of<T: Scalar, N: Network<T>>(
     net: &N,
@@ -88,17 +158,57 @@ pub(crate) fn network_metadata<T: Scalar, N: Network<T>>() -> HashMap<String, St
 /// # std::fs::remove_file(&path).unwrap();
 /// # Ok::<(), typenet::io::Error>(())
 /// ```
-pub fn save_safetensors<T: Scalar, N: Network<T>>(net: &N, path: &Path) -> Result<(), Error> {
+///
+/// A network holding NaN or an infinity is not written (the error names the tensor).
+pub fn save_safetensors<T: Scalar, N: Network<T>>(
+    net: &N,
+    path: impl AsRef<Path>,
+) -> Result<(), Error> {
+    let path = path.as_ref();
+    refuse_non_finite(path, net, "")?;
     write_safetensors::<T>(path, &tensors_of(net, ""), network_metadata::<T, N>())
 }
 
 /// Loads parameters saved by [`save_safetensors`] (or any tool writing the same names,
 /// shapes and dtype). Refuses, naming the tensor, a missing or extra tensor, another dtype,
-/// another shape, or a value that is NaN or infinite.
-pub fn load_safetensors<T: Scalar, N: Network<T>>(path: &Path) -> Result<N, Error> {
+/// another shape, or a value that is NaN or infinite, and a file saved from other layers
+/// (`Sigmoid` where the network has `Relu`: see [`load_safetensors_ignoring_layers`]).
+pub fn load_safetensors<T: Scalar, N: Network<T>>(path: impl AsRef<Path>) -> Result<N, Error> {
+    load_weights(path.as_ref(), true)
+}
+
+/// [`load_safetensors`] without comparing the layers the file was saved from with the
+/// network's: tensors are matched by name, shape and dtype only. For loading weights into
+/// other activations on purpose, such as starting a `Sigmoid` network from a `Relu`
+/// network's weights.
+///
+/// ```
+/// use typenet::prelude::*;
+/// network! { struct WithRelu< Affine<3, 2>, Relu, Affine<2, 2>, SoftmaxWithLoss > }
+/// network! { struct WithSigmoid< Affine<3, 2>, Sigmoid, Affine<2, 2>, SoftmaxWithLoss > }
+/// let path = std::env::temp_dir().join(format!("typenet-across-{}.safetensors", std::process::id()));
+/// typenet::io::save_safetensors(&WithRelu::<f32>::new(1), &path)?;
+/// assert!(typenet::io::load_safetensors::<f32, WithSigmoid>(&path).is_err());
+/// let net: WithSigmoid = typenet::io::load_safetensors_ignoring_layers(&path)?;
+/// assert_eq!(net.affine1.w, WithRelu::<f32>::new(1).affine1.w);
+/// # std::fs::remove_file(&path).unwrap();
+/// # Ok::<(), typenet::io::Error>(())
+/// ```
+pub fn load_safetensors_ignoring_layers<T: Scalar, N: Network<T>>(
+    path: impl AsRef<Path>,
+) -> Result<N, Error> {
+    load_weights(path.as_ref(), false)
+}
+
+fn load_weights<T: Scalar, N: Network<T>>(path: &Path, same_layers: bool) -> Result<N, Error> {
     let bytes = read(path)?;
     let file = SafeTensors::deserialize(&bytes)
         .map_err(|e| Error::format(path, format!("not a valid safetensors file: {e}")))?;
+    if same_layers {
+        let (_, header) = SafeTensors::read_metadata(&bytes)
+            .map_err(|e| Error::format(path, format!("not a valid safetensors file: {e}")))?;
+        check_layers::<T, N>(path, header.metadata().as_ref())?;
+    }
     let mut net = N::zeros();
     read_tensors(path, &file, "", &mut net)?;
     if file.len() != N::TENSOR_COUNT {
@@ -193,7 +303,11 @@ pub(crate) fn read_tensors<T: Scalar, N: Network<T>>(
 /// # std::fs::remove_file(&path).unwrap();
 /// # Ok::<(), typenet::io::Error>(())
 /// ```
-pub fn save_raw<T: Scalar, N: Network<T>>(net: &N, path: &Path) -> Result<(), Error> {
+///
+/// A network holding NaN or an infinity is not written (the error names the tensor).
+pub fn save_raw<T: Scalar, N: Network<T>>(net: &N, path: impl AsRef<Path>) -> Result<(), Error> {
+    let path = path.as_ref();
+    refuse_non_finite(path, net, "")?;
     let mut bytes = Vec::with_capacity(N::PARAMS * T::BYTES);
     for i in 0..N::TENSOR_COUNT {
         bytes.extend(le_bytes(net.tensor(i).unwrap_or(&[])));
@@ -202,7 +316,8 @@ pub fn save_raw<T: Scalar, N: Network<T>>(net: &N, path: &Path) -> Result<(), Er
 }
 
 /// Loads a raw parameter file written by [`save_raw`], checking its length and values.
-pub fn load_raw<T: Scalar, N: Network<T>>(path: &Path) -> Result<N, Error> {
+pub fn load_raw<T: Scalar, N: Network<T>>(path: impl AsRef<Path>) -> Result<N, Error> {
+    let path = path.as_ref();
     let bytes = read(path)?;
     let want = N::PARAMS * T::BYTES;
     if bytes.len() != want {
