@@ -613,3 +613,89 @@ fn the_train_example_keeps_its_checkpoint_through_a_bad_resume() {
     let run = train_example(&["--help"]);
     assert!(run.status.success() && String::from_utf8_lossy(&run.stdout).starts_with("usage:"));
 }
+
+/// The versions of the network the saving child cycles through.
+fn version(k: u64) -> Net {
+    Net::new(100 + k % 4)
+}
+
+/// The child of the kill test: saves weights and a checkpoint in a loop until it is killed.
+/// Ignored, so that it runs only when the kill test starts it.
+#[test]
+#[ignore = "started by a_save_killed_at_any_moment_leaves_the_old_file_or_the_new_one"]
+fn save_until_killed() {
+    let Some(dir) = std::env::var_os("TYPENET_SAVE_LOOP") else {
+        return;
+    };
+    let dir = PathBuf::from(dir);
+    let sgd = Sgd::new(0.1f32);
+    for k in 0.. {
+        let net = version(k);
+        io::save_safetensors(&net, dir.join("weights.safetensors")).unwrap();
+        io::save_raw(&net, dir.join("weights.bin")).unwrap();
+        io::save_checkpoint(
+            dir.join("checkpoint.safetensors"),
+            &net,
+            &sgd,
+            k,
+            &Rng::new(k),
+        )
+        .unwrap();
+    }
+}
+
+#[test]
+fn a_save_killed_at_any_moment_leaves_the_old_file_or_the_new_one() {
+    let dir = scratch("kill");
+    let sgd = Sgd::new(0.1f32);
+    io::save_safetensors(&version(0), dir.join("weights.safetensors")).unwrap();
+    io::save_raw(&version(0), dir.join("weights.bin")).unwrap();
+    io::save_checkpoint(
+        dir.join("checkpoint.safetensors"),
+        &version(0),
+        &sgd,
+        0,
+        &Rng::new(0),
+    )
+    .unwrap();
+    let versions: Vec<Net> = (0..4).map(version).collect();
+    let mut rng = Rng::new(42);
+    for round in 0..40 {
+        let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "save_until_killed", "--ignored", "--quiet"])
+            .env("TYPENET_SAVE_LOOP", &dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        // Anywhere from before the first save to a few dozen saves in.
+        std::thread::sleep(std::time::Duration::from_micros(
+            2_000 + rng.below(40_000) as u64,
+        ));
+        child.kill().unwrap(); // SIGKILL on Unix: no destructor, no flush
+        child.wait().unwrap();
+
+        let weights: Net = io::load_safetensors(dir.join("weights.safetensors"))
+            .unwrap_or_else(|e| panic!("round {round}: {e}"));
+        assert!(
+            versions.contains(&weights),
+            "round {round}: weights of no saved version"
+        );
+        let raw: Net =
+            io::load_raw(dir.join("weights.bin")).unwrap_or_else(|e| panic!("round {round}: {e}"));
+        assert!(
+            versions.contains(&raw),
+            "round {round}: raw weights of no saved version"
+        );
+        let ckpt = io::load_checkpoint::<f32, Net, _>(
+            dir.join("checkpoint.safetensors"),
+            &mut Sgd::new(0.1),
+        )
+        .unwrap_or_else(|e| panic!("round {round}: {e}"));
+        assert!(
+            ckpt.net == version(ckpt.iteration),
+            "round {round}: a torn checkpoint"
+        );
+        assert_eq!(ckpt.rng, Rng::new(ckpt.iteration), "round {round}");
+    }
+}
