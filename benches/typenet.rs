@@ -57,7 +57,7 @@ fn book_recipe<X: typenet::data::Samples<[f32; 784]> + Sync + ?Sized>(
             .step(x, t)
             .expect("the book's recipe does not diverge");
     }
-    trainer.net
+    trainer.into_net()
 }
 
 fn batch<const B: usize>(x: &[[f32; 784]]) -> Box<[[f32; 784]; B]> {

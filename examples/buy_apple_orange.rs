@@ -2,7 +2,7 @@
 //!
 //! Run with `cargo run --example buy_apple_orange`.
 
-use typenet::{AddLayer, MulLayer};
+use typenet::graph::{AddLayer, MulLayer};
 
 fn main() {
     let (apple, apple_num, orange, orange_num, tax) = (100.0, 2.0, 150.0, 3.0, 1.1);

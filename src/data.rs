@@ -273,7 +273,7 @@ impl Dataset<u8> {
     /// }
     /// let scaled = data.scaled::<f32>();
     /// let (xs, ts) = scaled.check_for::<Net<f32>>().unwrap();
-    /// assert_eq!(typenet::train::accuracy(&*trainer.net, xs, &ts), 1.0);
+    /// assert_eq!(typenet::train::accuracy(trainer.net(), xs, &ts), 1.0);
     ///
     /// assert!(data.pixels_for::<f32, Net<f32>>().is_ok());
     /// network! { struct Wide< Affine<9, 2>, SoftmaxWithLoss > }

@@ -23,8 +23,8 @@
 //! assert!(scores.iter().flatten().all(|s| s.is_finite()));
 //! ```
 //!
-//! The maths is chapter 5 of *Deep Learning from Scratch*: the scalar graph ([`MulLayer`],
-//! [`AddLayer`]), the layers ([`Relu`], [`Sigmoid`], [`Affine`], [`SoftmaxWithLoss`]) and
+//! The maths is chapter 5 of *Deep Learning from Scratch*: the scalar graph
+//! ([`graph::MulLayer`], [`graph::AddLayer`]), the layers ([`Relu`], [`Sigmoid`], [`Affine`], [`SoftmaxWithLoss`]) and
 //! the [gradient check](gradcheck). The layers are an open set: any type implementing the
 //! [layer contract](layer) can be declared next to them.
 //!
@@ -41,9 +41,9 @@
 //!   works, with no allocator.
 //!
 //! ## Unsafe code
-//! The crate denies `unsafe` except in one place: [`kernels`] enters code compiled for
+//! The crate denies `unsafe` except in one place: the matrix kernels enter code compiled for
 //! AVX2+FMA (with POPCNT) or AVX-512 after `is_x86_feature_detected!` confirmed them, through
-//! a [`kernels::Kernel`] token that cannot be made for instructions the CPU lacks.
+//! a token that cannot be made for instructions the CPU lacks.
 #![no_std]
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
@@ -56,7 +56,6 @@ extern crate std;
 // Lets the code that `network!` generates name `::typenet` inside this crate too.
 extern crate self as typenet;
 
-mod graph;
 mod init;
 mod layers;
 mod network;
@@ -67,9 +66,13 @@ mod scalar;
 pub mod bytes;
 #[cfg(feature = "alloc")]
 pub mod data;
+pub mod example;
 pub mod gradcheck;
+pub mod graph;
 #[cfg(feature = "std")]
 pub mod io;
+// The matrix kernels behind `Affine`, public for the benchmarks; not part of the API.
+#[doc(hidden)]
 pub mod kernels;
 pub mod layer;
 pub mod optim;
@@ -78,14 +81,13 @@ pub mod parallel;
 #[cfg(feature = "alloc")]
 pub mod train;
 
-pub use graph::{AddLayer, MulLayer};
 pub use init::Init;
 pub use layer::{Layer, Loss, Mode};
 pub use layers::{Affine, Relu, Sigmoid, SoftmaxWithLoss};
 pub use network::{Network, TensorInfo};
 pub use optim::{AdaGrad, Adam, AnyOptimizer, Momentum, Optimizer, RmsProp, Sgd};
 pub use rng::Rng;
-pub use sample::{Class, Sample, Target};
+pub use sample::{Class, LengthMismatch, Sample, Target};
 pub use scalar::Scalar;
 
 /// Declares a network: one concrete struct per declaration, a field per layer.
@@ -151,6 +153,8 @@ pub fn argmax<T: Scalar>(values: &[T]) -> usize {
 
 /// Everything a user of `network!` needs in scope.
 pub mod prelude {
+    #[cfg(feature = "alloc")]
+    pub use crate::train::Trainer;
     pub use crate::{
         network, AdaGrad, Adam, Affine, AnyOptimizer, Class, Init, Layer, Loss, Mode, Momentum,
         Network, Optimizer, Relu, RmsProp, Rng, Scalar, Sgd, Sigmoid, SoftmaxWithLoss,
@@ -161,7 +165,7 @@ pub mod prelude {
 pub mod __private {
     //! Items the generated code uses; not part of the public API.
     pub use crate::layer::{reshape, reshape_mut, Fits, InPlace, Tensor};
-    pub use crate::sample::{Sample, Target};
+    pub use crate::sample::{same_length, Sample, Target};
     pub use typenum;
 
     /// Builds a network whose layers have no `const` byte decoder from the bytes of a

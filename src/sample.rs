@@ -210,3 +210,41 @@ impl<T: crate::Scalar, const N: usize> Target<T, N> for [T; N] {
         self.iter().fold(T::zero(), |s, &t| s + t)
     }
 }
+
+/// Two slices that must be as long as each other are not: samples and targets, or samples
+/// and the rows their scores go to.
+///
+/// ```
+/// let e = typenet::LengthMismatch { samples: 3, other: 2 };
+/// assert_eq!(e.to_string(), "3 samples but 2 targets or output rows");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LengthMismatch {
+    /// Number of samples.
+    pub samples: usize,
+    /// Number of targets, or of output rows.
+    pub other: usize,
+}
+
+impl core::fmt::Display for LengthMismatch {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(
+            f,
+            "{} samples but {} targets or output rows",
+            self.samples, self.other
+        )
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for LengthMismatch {}
+
+/// `Ok` if `samples` and `other` are equal.
+#[doc(hidden)]
+pub fn same_length(samples: usize, other: usize) -> Result<(), LengthMismatch> {
+    if samples == other {
+        Ok(())
+    } else {
+        Err(LengthMismatch { samples, other })
+    }
+}

@@ -89,14 +89,12 @@ impl std::error::Error for TrainError {}
 /// for _ in 0..3000 {
 ///     trainer.step(&x, &t)?;
 /// }
-/// assert_eq!(typenet::train::accuracy(&*trainer.net, &x, &t), 1.0);
+/// assert_eq!(typenet::train::accuracy(trainer.net(), &x, &t), 1.0);
 /// # Ok::<(), typenet::train::TrainError>(())
 /// ```
 pub struct Trainer<T: Scalar, N: Network<T>, O: Optimizer<T, N>, const B: usize> {
-    /// The network being trained.
-    pub net: Box<N>,
-    /// The optimizer and its state.
-    pub optimizer: Box<O>,
+    net: Box<N>,
+    optimizer: Box<O>,
     /// A batch loss above this ends the run with [`TrainError::Diverged`]; by default
     /// [`DIVERGENCE_FACTOR`]` · ln(classes)`. Set it to infinity to stop only on NaN.
     pub divergence_loss: f64,
@@ -138,6 +136,31 @@ impl<T: Scalar, N: Network<T>, O: Optimizer<T, N>, const B: usize> Trainer<T, N,
     /// Iterations done.
     pub fn iteration(&self) -> u64 {
         self.iteration
+    }
+
+    /// The network being trained.
+    pub fn net(&self) -> &N {
+        &self.net
+    }
+
+    /// The network being trained, mutably (to adjust or reload parameters between steps).
+    pub fn net_mut(&mut self) -> &mut N {
+        &mut self.net
+    }
+
+    /// The trained network (on the heap, where the trainer kept it).
+    pub fn into_net(self) -> Box<N> {
+        self.net
+    }
+
+    /// The optimizer and its state (for checkpoints).
+    pub fn optimizer(&self) -> &O {
+        &self.optimizer
+    }
+
+    /// The optimizer, mutably (to change its learning rate between steps).
+    pub fn optimizer_mut(&mut self) -> &mut O {
+        &mut self.optimizer
     }
 
     /// The generator that draws the next batch (for checkpoints).
@@ -210,10 +233,10 @@ impl<T: Scalar, N: Network<T>, O: Optimizer<T, N>, const B: usize> Trainer<T, N,
 /// let t = [0, 0, 0].map(|c| Class::new(c).unwrap());
 /// assert_eq!(typenet::train::accuracy(&net, &x, &t), 2.0 / 3.0);
 /// ```
-pub fn accuracy<T: Scalar, N: Network<T>>(net: &N, x: &[N::Sample], t: &[N::Label]) -> f64 {
+pub fn accuracy<T: Scalar, N: Network<T>>(net: &N, x: &[N::Sample], t: &[N::Label]) -> T {
     let n = x.len().min(t.len());
     if n == 0 {
-        return 0.0;
+        return T::zero();
     }
     let mut hits = 0usize;
     let (xc, tc) = (x[..n].chunks_exact(100), t[..n].chunks_exact(100));
@@ -226,7 +249,7 @@ pub fn accuracy<T: Scalar, N: Network<T>>(net: &N, x: &[N::Sample], t: &[N::Labe
     for (xs, ts) in xr.iter().zip(tr) {
         hits += count_hits::<T, N, 1>(net, core::array::from_ref(xs), core::slice::from_ref(ts));
     }
-    hits as f64 / n as f64
+    T::from_f64(hits as f64 / n as f64)
 }
 
 fn count_hits<T: Scalar, N: Network<T>, const B: usize>(

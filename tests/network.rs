@@ -221,5 +221,49 @@ fn the_list_and_expression_forms_are_the_same_network() {
     for _ in 0..3000 {
         trainer.step(&x, &t).unwrap();
     }
-    assert_eq!(typenet::train::accuracy(&*trainer.net, &x, &t), 1.0);
+    assert_eq!(typenet::train::accuracy(trainer.net(), &x, &t), 1.0);
+}
+
+#[test]
+fn samples_in_slices_and_vectors_of_any_length() {
+    let net = Xor::<f32>::with_init(Init::Xavier, 3);
+    let mut rng = Rng::new(9);
+    let x: Vec<[f32; 2]> = (0..70)
+        .map(|_| [rng.normal() as f32, rng.normal() as f32])
+        .collect();
+    let t: Vec<Class<2>> = (0..70).map(|k| Class::new(k % 2).unwrap()).collect();
+
+    // Every row is the score the array method gives for that sample alone.
+    let mut scores = vec![[0.0f32; 2]; 70];
+    net.predict_into(&x, &mut scores).unwrap();
+    let mut classes = vec![0; 70];
+    net.classify_into(&x, &mut classes).unwrap();
+    for (k, s) in x.iter().enumerate() {
+        let alone = net.predict(core::array::from_ref(s))[0];
+        assert_eq!(scores[k], alone);
+        assert_eq!(classes[k], typenet::argmax(&alone));
+    }
+
+    // Accuracy and mean loss over all 70, from batches of 32, 32 and 6 single samples.
+    let hits = classes
+        .iter()
+        .zip(&t)
+        .filter(|(c, t)| **c == t.index())
+        .count();
+    assert_eq!(net.accuracy_of(&x, &t).unwrap(), hits as f32 / 70.0);
+    let mean: f32 = x
+        .iter()
+        .zip(&t)
+        .map(|(x, t)| net.loss(core::array::from_ref(x), core::array::from_ref(t)))
+        .sum::<f32>()
+        / 70.0;
+    assert!((net.loss_of(&x, &t).unwrap() - mean).abs() < 1e-6);
+
+    // A length mismatch is an error, and nothing is written.
+    let mut short = vec![[9.0f32; 2]; 69];
+    let err = net.predict_into(&x, &mut short).unwrap_err();
+    assert_eq!(err.to_string(), "70 samples but 69 targets or output rows");
+    assert!(short.iter().all(|s| *s == [9.0; 2]));
+    assert!(net.accuracy_of(&x, &t[..3]).is_err());
+    assert_eq!(net.accuracy_of::<[f32; 2], Class<2>>(&[], &[]), Ok(0.0));
 }

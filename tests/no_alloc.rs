@@ -90,7 +90,7 @@ fn training_steps_and_predictions_do_not_allocate() {
     let mut cache = Box::new(Net::new_cache::<100>());
     let batch: &[[f32; 784]; 100] = x[..100].try_into().unwrap();
     let labels: &[Class<10>; 100] = t[..100].try_into().unwrap();
-    let net = &mut *trainer.net;
+    let net = trainer.net_mut();
     assert_eq!(
         allocations(|| {
             net.gradient(batch, labels, &mut cache, &mut grads);
@@ -135,7 +135,7 @@ fn user_layers_train_and_predict_without_allocating() {
         "Trainer::step allocated"
     );
     let one: &[[f32; 784]; 1] = x[..1].try_into().unwrap();
-    let net = &*trainer.net;
+    let net = trainer.net();
     assert_eq!(
         allocations(|| {
             black_box(net.predict(black_box(one)));

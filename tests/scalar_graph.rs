@@ -1,6 +1,6 @@
 //! Section 5.4–5.5: the scalar computational graph reproduces the book's shopping figures.
 
-use typenet::{AddLayer, MulLayer};
+use typenet::graph::{AddLayer, MulLayer};
 
 fn close(a: f64, b: f64) {
     assert!((a - b).abs() < 1e-9, "{a} != {b}");

@@ -15,7 +15,7 @@ network! {
 type Net = TwoLayerNet<f32>;
 
 /// Trains with the book's recipe and returns (train accuracy, test accuracy).
-fn book_recipe(data: &io::Mnist<f32>, iters: u64) -> (f64, f64, Box<Net>) {
+fn book_recipe(data: &io::Mnist<f32>, iters: u64) -> (f32, f32, Box<Net>) {
     let (x, t) = data.train.check_for::<Net>().unwrap();
     let (xt, tt) = data.test.check_for::<Net>().unwrap();
     let mut trainer = Trainer::<f32, Net, _, 100>::new(Net::new(0), Sgd::new(0.1), 0);
@@ -23,9 +23,9 @@ fn book_recipe(data: &io::Mnist<f32>, iters: u64) -> (f64, f64, Box<Net>) {
         trainer.step(x, &t).unwrap();
     }
     (
-        accuracy(&*trainer.net, x, &t),
-        accuracy(&*trainer.net, xt, &tt),
-        trainer.net,
+        accuracy(trainer.net(), x, &t),
+        accuracy(trainer.net(), xt, &tt),
+        trainer.into_net(),
     )
 }
 
@@ -65,7 +65,7 @@ fn training_on_byte_pixels_gives_the_same_network_as_on_f32_samples() {
         let b = on_f32.step(x, &t).unwrap();
         assert_eq!(a.to_bits(), b.to_bits(), "the same loss, bit for bit");
     }
-    assert!(*on_pixels.net == *on_f32.net);
+    assert!(on_pixels.net() == on_f32.net());
     // The source refuses what it does not hold.
     let mut out = [0.0f32; 784];
     assert!(typenet::data::Samples::read_into(&xp, 7_999, &mut out));
@@ -114,7 +114,7 @@ fn same_seed_same_network_other_seed_other_network() {
         for _ in 0..50 {
             tr.step(x, &t).unwrap();
         }
-        tr.net
+        tr.into_net()
     };
     assert_eq!(run(3), run(3));
     assert_ne!(run(3), run(4));
@@ -140,8 +140,8 @@ fn resume_is_bit_identical<O: Optimizer<f32, Net> + Clone + PartialEq + std::fmt
     }
     io::save_checkpoint(
         &path,
-        &*first.net,
-        &*first.optimizer,
+        first.net(),
+        first.optimizer(),
         first.iteration(),
         first.rng(),
     )
@@ -157,11 +157,12 @@ fn resume_is_bit_identical<O: Optimizer<f32, Net> + Clone + PartialEq + std::fmt
         second.step(x, &t).unwrap();
     }
     assert!(
-        *second.net == *straight.net,
+        second.net() == straight.net(),
         "{name}: resumed parameters differ"
     );
     assert_eq!(
-        *second.optimizer, *straight.optimizer,
+        second.optimizer(),
+        straight.optimizer(),
         "{name}: resumed optimizer state differs"
     );
 }
@@ -300,12 +301,12 @@ fn a_diverging_run_stops_with_an_error_and_keeps_its_parameters() {
     let (x, t) = data.check_for::<Net>().unwrap();
     let mut trainer = Trainer::<f32, Net, _, 100>::new(Net::new(0), Sgd::new(1000.0), 0);
     let err = loop {
-        let before = trainer.net.clone();
+        let before = trainer.net().clone();
         match trainer.step(x, &t) {
             Ok(_) => assert!(trainer.iteration() < 20, "no divergence detected"),
             Err(e) => {
                 assert!(
-                    *trainer.net == *before,
+                    *trainer.net() == before,
                     "a diverged step must not touch the parameters"
                 );
                 break e;
@@ -397,10 +398,10 @@ fn a_step_that_would_make_a_parameter_non_finite_is_refused_before_it_lands() {
     // Bright inputs: the loss and the gradients are finite, but lr · gradient overflows f32.
     let x: Vec<[f32; 784]> = x.iter().map(|s| s.map(|v| v * 1000.0)).collect();
     let mut trainer = Trainer::<f32, Net, _, 100>::new(Net::new(0), Sgd::new(1e38), 0);
-    let before = trainer.net.clone();
+    let before = trainer.net().clone();
     let err = trainer.step(&x, &t).unwrap_err();
     assert!(
-        *trainer.net == *before,
+        *trainer.net() == before,
         "the refused step changed the parameters"
     );
     assert!(

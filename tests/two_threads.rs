@@ -32,7 +32,7 @@ where
             assert_eq!(rayon::current_num_threads(), threads);
             let mut trainer = Trainer::<f32, Net, O, 100>::new(Net::new(0), opt, 3);
             let losses = (0..steps).map(|_| trainer.step(x, t).unwrap()).collect();
-            (losses, trainer.net)
+            (losses, trainer.into_net())
         })
     })
 }
@@ -86,7 +86,7 @@ fn a_non_finite_gradient_is_caught_on_either_thread() {
             keep_awake(|| {
                 let mut trainer = Trainer::<f32, Net, _, 100>::new(net.clone(), Sgd::new(0.1), 0);
                 let result = trainer.step(x, &t);
-                (result, *trainer.net == net)
+                (result, *trainer.net() == net)
             })
         });
         assert!(

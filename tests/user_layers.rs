@@ -118,10 +118,15 @@ fn a_network_with_user_layers_trains() {
     for _ in 0..1500 {
         trainer.step(&x, &t).unwrap();
     }
-    let after = typenet::train::accuracy(&*trainer.net, &x_test, &t_test);
+    let after = typenet::train::accuracy(trainer.net(), &x_test, &t_test);
     assert!(before < 0.6 && after > 0.93, "accuracy {before} -> {after}");
     // The gain trained too.
-    assert!(trainer.net.scale1.s.iter().any(|s| (s - 1.0).abs() > 0.01));
+    assert!(trainer
+        .net()
+        .scale1
+        .s
+        .iter()
+        .any(|s| (s - 1.0).abs() > 0.01));
 }
 
 #[test]

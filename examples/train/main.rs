@@ -150,8 +150,8 @@ fn run() -> Result<(), String> {
                     number: i.div_ceil(iter_per_epoch),
                     iteration: i,
                     loss: loss_sum / loss_count as f64,
-                    train_acc: train::accuracy(&*trainer.net, x_train, &t_train),
-                    test_acc: train::accuracy(&*trainer.net, x_test, &t_test),
+                    train_acc: f64::from(train::accuracy(trainer.net(), x_train, &t_train)),
+                    test_acc: f64::from(train::accuracy(trainer.net(), x_test, &t_test)),
                 };
                 (loss_sum, loss_count) = (0.0, 0);
                 let line = format!(
@@ -166,8 +166,8 @@ fn run() -> Result<(), String> {
                 epochs.push(e);
                 io::save_checkpoint(
                     &checkpoint,
-                    &*trainer.net,
-                    &*trainer.optimizer,
+                    trainer.net(),
+                    trainer.optimizer(),
                     i,
                     trainer.rng(),
                 )
@@ -190,7 +190,7 @@ fn run() -> Result<(), String> {
     bar.finish_and_clear();
     let seconds = start.elapsed().as_secs_f64();
 
-    let net = &*trainer.net;
+    let net = trainer.net();
     io::save_safetensors(net, opts.out.join("weights.safetensors")).map_err(|e| e.to_string())?;
     io::save_raw(net, opts.out.join("weights.bin")).map_err(|e| e.to_string())?;
     let data_name = opts.data.file_name().unwrap_or(opts.data.as_os_str());
