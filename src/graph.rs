@@ -5,7 +5,7 @@
 //! and turns the upstream derivative into one derivative per input.
 //!
 //! ```
-//! use typenet::{AddLayer, MulLayer};
+//! use typenet::graph::{AddLayer, MulLayer};
 //! // Buying 2 apples at 100 with 10 % tax.
 //! let (mut apple, mut tax) = (MulLayer::new(), MulLayer::new());
 //! let price = tax.forward(apple.forward(100.0, 2.0), 1.1);
@@ -21,7 +21,7 @@ use num_traits::Float;
 /// Multiplication node: `out = x · y`; backward `(dout · y, dout · x)`.
 ///
 /// ```
-/// let mut node = typenet::MulLayer::new();
+/// let mut node = typenet::graph::MulLayer::new();
 /// assert_eq!(node.forward(3.0, 4.0), 12.0);
 /// assert_eq!(node.backward(1.0), (4.0, 3.0));
 /// ```
@@ -56,7 +56,7 @@ impl<T: Float> MulLayer<T> {
 /// Addition node: `out = x + y`; backward passes `dout` to both inputs unchanged.
 ///
 /// ```
-/// let mut node = typenet::AddLayer::new();
+/// let mut node = typenet::graph::AddLayer::new();
 /// assert_eq!(node.forward(3.0, 4.0), 7.0);
 /// assert_eq!(node.backward(2.0), (2.0, 2.0));
 /// ```
