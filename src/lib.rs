@@ -131,6 +131,11 @@ pub use scalar::Scalar;
 /// ```
 pub use typenet_macros::network;
 
+// The README's examples are compiled (and the runnable ones run) with the doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 /// Index of the largest value (the first one on ties; NaN is never the largest).
 ///
 /// ```

@@ -57,6 +57,27 @@ pub trait Optimizer<T: Scalar, N: Network<T>> {
     /// assert!(!sgd.is_finite_after(&net, &grads));
     /// ```
     fn is_finite_after(&self, params: &N, grads: &N) -> bool;
+    /// The step [`step`](Self::step) would take, written out of place: the new parameters
+    /// into `grads` (which the step consumes), the new state and settings into `next`;
+    /// `self` and `params` are untouched. Returns whether every new value is finite; when
+    /// it is not, `grads` and `next` hold partial results and must not be used.
+    ///
+    /// This is how [`Trainer`](crate::train::Trainer) refuses a step before it lands, at
+    /// the cost of an update in place: swapping `params` with `grads` and `self` with
+    /// `next` afterwards commits it.
+    ///
+    /// ```
+    /// use typenet::prelude::*;
+    /// network! { struct Net< Affine<1, 2>, SoftmaxWithLoss > }
+    /// let (params, mut grads) = (Net::<f64>::zeros(), Net::zeros());
+    /// grads.affine1.b = [1.0, -1.0];
+    /// let (sgd, mut next) = (Sgd::new(0.5), Sgd::new(0.0));
+    /// assert!(sgd.step_into(&params, &mut grads, &mut next));
+    /// assert_eq!((grads.affine1.b, next.lr), ([-0.5, 0.5], 0.5));
+    /// ```
+    fn step_into(&self, params: &N, grads: &mut N, next: &mut Self) -> bool
+    where
+        Self: Sized;
     /// Checks the settings and state (after a checkpoint is loaded, before a run starts):
     /// the learning rate finite and positive, coefficients in `[0, 1)`, state finite,
     /// running squares not negative, the step count at most [`MAX_STEPS`].
@@ -93,6 +114,110 @@ fn update<T: Scalar, N: Network<T>, const K: usize>(
             .map(|s| s.tensor_mut(index).unwrap_or_default());
         update_tensor(p, g, state, info.shape, &f);
     }
+}
+
+/// [`update`] out of place: for every parameter, `f` on the value in `params` and the state
+/// in `slots` writes the new value over the gradient in `grads` and the new state into
+/// `next`; tensors that are not trained are copied. Returns whether every new value is
+/// finite.
+fn update_into<T: Scalar, N: Network<T>, const K: usize>(
+    params: &N,
+    grads: &mut N,
+    slots: &[N; K],
+    next: &mut [N; K],
+    f: impl Fn(&mut T, T, &mut [T; K]) + Copy + Sync,
+) -> bool {
+    let mut finite = true;
+    for index in 0..N::TENSOR_COUNT {
+        let Some(info) = N::tensor_info(index) else {
+            continue;
+        };
+        let (Some(p), Some(g)) = (params.tensor(index), grads.tensor_mut(index)) else {
+            continue;
+        };
+        if !info.is_trained() {
+            g.copy_from_slice(&p[..g.len().min(p.len())]);
+            continue;
+        }
+        let state = slots
+            .each_ref()
+            .map(|s| s.tensor(index).unwrap_or_default());
+        let out = next
+            .each_mut()
+            .map(|s| s.tensor_mut(index).unwrap_or_default());
+        finite &= update_tensor_into(p, g, state, out, info.shape, &f);
+    }
+    finite
+}
+
+/// [`update_into`] for one tensor; inside [`keep_awake`](crate::parallel::keep_awake) a large
+/// tensor is updated in the halves [`update_tensor`] splits it into.
+fn update_tensor_into<T: Scalar, const K: usize>(
+    p: &[T],
+    g: &mut [T],
+    state: [&[T]; K],
+    out: [&mut [T]; K],
+    #[cfg_attr(not(feature = "parallel"), allow(unused_variables))] shape: &[usize],
+    f: &(impl Fn(&mut T, T, &mut [T; K]) + Copy + Sync),
+) -> bool {
+    #[cfg(feature = "parallel")]
+    if let Some(half) = crate::parallel::split_tensor(p.len().min(g.len()), shape) {
+        let (p_lo, p_hi) = p.split_at(half);
+        let (g_lo, g_hi) = g.split_at_mut(half);
+        let s_lo = state.map(|s| &s[..half.min(s.len())]);
+        let s_hi = state.map(|s| &s[half.min(s.len())..]);
+        let mut o_hi: [&mut [T]; K] = core::array::from_fn(|_| Default::default());
+        let mut his = o_hi.iter_mut();
+        let o_lo = out.map(|o| {
+            let (lo, rest) = o.split_at_mut(half.min(o.len()));
+            if let Some(h) = his.next() {
+                *h = rest;
+            }
+            lo
+        });
+        let (a, b) = rayon::join(
+            || slices_into(p_lo, g_lo, s_lo, o_lo, f),
+            || slices_into(p_hi, g_hi, s_hi, o_hi, f),
+        );
+        return a && b;
+    }
+    slices_into(p, g, state, out, f)
+}
+
+/// [`update_tensor_into`] on this thread, in chunks of 64 values with constant indices, so
+/// that the loop runs vector-wide with its finiteness check.
+#[inline(always)]
+fn slices_into<T: Scalar, const K: usize>(
+    p: &[T],
+    g: &mut [T],
+    state: [&[T]; K],
+    out: [&mut [T]; K],
+    f: &(impl Fn(&mut T, T, &mut [T; K]) + Copy),
+) -> bool {
+    let f = *f;
+    let n = state
+        .iter()
+        .fold(p.len().min(g.len()), |n, s| n.min(s.len()));
+    let n = out.iter().fold(n, |n, s| n.min(s.len()));
+    let (p, g) = (&p[..n], &mut g[..n]);
+    let state = state.map(|s| &s[..n]);
+    let mut out = out.map(|s| s.split_at_mut(n).0);
+    let mut finite = true;
+    for k in 0..n {
+        let mut v = [T::zero(); K];
+        for (vj, s) in v.iter_mut().zip(state.iter()) {
+            *vj = s[k];
+        }
+        let mut q = p[k];
+        f(&mut q, g[k], &mut v);
+        g[k] = q;
+        finite &= q.is_finite();
+        for (vj, s) in v.iter().zip(out.iter_mut()) {
+            s[k] = *vj;
+            finite &= vj.is_finite();
+        }
+    }
+    finite
 }
 
 /// Whether `f` applied to every trained parameter (on copies: nothing is stored) gives
@@ -152,25 +277,42 @@ fn slices_finite_after<T: Scalar, const K: usize>(
     let n = state
         .iter()
         .fold(p.len().min(g.len()), |n, s| n.min(s.len()));
-    let (p, g) = (&p[..n], &g[..n]);
-    let state = state.map(|s| &s[..n]);
-    // Chunks without an early exit inside, so the check runs vector-wide.
-    let mut ok = true;
-    for start in (0..n).step_by(64) {
-        for k in start..(start + 64).min(n) {
+    // Whole chunks of 64 values, so every index is a constant the compiler checks once:
+    // the loop then runs vector-wide, with no early exit inside a chunk.
+    const C: usize = 64;
+    let (pc, p_rest) = p[..n].as_chunks::<C>();
+    let (gc, g_rest) = g[..n].as_chunks::<C>();
+    let sc = state.map(|s| s[..n].as_chunks::<C>());
+    let one = |q: T, gk: T, mut v: [T; K]| {
+        let mut q = q;
+        f(&mut q, gk, &mut v);
+        v.iter().fold(q.is_finite(), |ok, x| ok & x.is_finite())
+    };
+    for (c, (pk, gk)) in pc.iter().zip(gc).enumerate() {
+        let chunks = sc.map(|(whole, _)| whole.get(c));
+        let mut ok = true;
+        for j in 0..C {
             let mut v = [T::zero(); K];
-            for (vj, s) in v.iter_mut().zip(state.iter()) {
-                *vj = s[k];
+            for (vj, s) in v.iter_mut().zip(&chunks) {
+                *vj = s.map_or(T::zero(), |s| s[j]);
             }
-            let mut q = p[k];
-            f(&mut q, g[k], &mut v);
-            ok &= v.iter().fold(q.is_finite(), |ok, x| ok & x.is_finite());
+            ok &= one(pk[j], gk[j], v);
         }
         if !ok {
             return false;
         }
     }
-    ok
+    p_rest
+        .iter()
+        .zip(g_rest)
+        .enumerate()
+        .all(|(j, (&pk, &gk))| {
+            let mut v = [T::zero(); K];
+            for (vj, (_, rest)) in v.iter_mut().zip(&sc) {
+                *vj = rest.get(j).copied().unwrap_or(T::zero());
+            }
+            one(pk, gk, v)
+        })
 }
 
 /// Checks a learning rate and the state slots of an optimizer; `squares` are the slots
@@ -325,6 +467,10 @@ impl<T: Scalar, N: Network<T>> Optimizer<T, N> for Sgd<T> {
     fn is_finite_after(&self, params: &N, grads: &N) -> bool {
         finite_after(params, grads, &[], self.rule())
     }
+    fn step_into(&self, params: &N, grads: &mut N, next: &mut Self) -> bool {
+        (next.lr, next.t) = (self.lr, self.t.saturating_add(1));
+        update_into(params, grads, &[], &mut [], self.rule())
+    }
     fn validate(&self) -> Result<(), InvalidState> {
         validate::<T, N>(self.lr, &[], &[], &[], self.t)
     }
@@ -404,6 +550,11 @@ impl<T: Scalar, N: Network<T>> Optimizer<T, N> for Momentum<T, N> {
     fn is_finite_after(&self, params: &N, grads: &N) -> bool {
         finite_after(params, grads, &self.slots, self.rule())
     }
+    fn step_into(&self, params: &N, grads: &mut N, next: &mut Self) -> bool {
+        (next.lr, next.t) = (self.lr, self.t.saturating_add(1));
+        next.momentum = self.momentum;
+        update_into(params, grads, &self.slots, &mut next.slots, self.rule())
+    }
     fn validate(&self) -> Result<(), InvalidState> {
         validate(self.lr, &[self.momentum], &self.slots, &[], self.t)
     }
@@ -457,6 +608,10 @@ impl<T: Scalar, N: Network<T>> Optimizer<T, N> for AdaGrad<T, N> {
     }
     fn is_finite_after(&self, params: &N, grads: &N) -> bool {
         finite_after(params, grads, &self.slots, self.rule())
+    }
+    fn step_into(&self, params: &N, grads: &mut N, next: &mut Self) -> bool {
+        (next.lr, next.t) = (self.lr, self.t.saturating_add(1));
+        update_into(params, grads, &self.slots, &mut next.slots, self.rule())
     }
     fn validate(&self) -> Result<(), InvalidState> {
         validate(self.lr, &[], &self.slots, &[0], self.t)
@@ -514,6 +669,11 @@ impl<T: Scalar, N: Network<T>> Optimizer<T, N> for RmsProp<T, N> {
     }
     fn is_finite_after(&self, params: &N, grads: &N) -> bool {
         finite_after(params, grads, &self.slots, self.rule())
+    }
+    fn step_into(&self, params: &N, grads: &mut N, next: &mut Self) -> bool {
+        (next.lr, next.t) = (self.lr, self.t.saturating_add(1));
+        next.decay = self.decay;
+        update_into(params, grads, &self.slots, &mut next.slots, self.rule())
     }
     fn validate(&self) -> Result<(), InvalidState> {
         validate(self.lr, &[self.decay], &self.slots, &[0], self.t)
@@ -590,6 +750,11 @@ impl<T: Scalar, N: Network<T>> Optimizer<T, N> for Adam<T, N> {
     }
     fn is_finite_after(&self, params: &N, grads: &N) -> bool {
         finite_after(params, grads, &self.slots, self.rule())
+    }
+    fn step_into(&self, params: &N, grads: &mut N, next: &mut Self) -> bool {
+        (next.lr, next.t) = (self.lr, self.t.saturating_add(1));
+        (next.beta1, next.beta2) = (self.beta1, self.beta2);
+        update_into(params, grads, &self.slots, &mut next.slots, self.rule())
     }
     fn validate(&self) -> Result<(), InvalidState> {
         validate(
@@ -674,6 +839,19 @@ impl<T: Scalar, N: Network<T>> Optimizer<T, N> for AnyOptimizer<T, N> {
     }
     fn is_finite_after(&self, params: &N, grads: &N) -> bool {
         dispatch!(self, o => o.is_finite_after(params, grads))
+    }
+    fn step_into(&self, params: &N, grads: &mut N, next: &mut Self) -> bool {
+        if core::mem::discriminant(self) != core::mem::discriminant(next) {
+            *next = self.clone();
+        }
+        match (self, next) {
+            (AnyOptimizer::Sgd(o), AnyOptimizer::Sgd(n)) => o.step_into(params, grads, n),
+            (AnyOptimizer::Momentum(o), AnyOptimizer::Momentum(n)) => o.step_into(params, grads, n),
+            (AnyOptimizer::AdaGrad(o), AnyOptimizer::AdaGrad(n)) => o.step_into(params, grads, n),
+            (AnyOptimizer::RmsProp(o), AnyOptimizer::RmsProp(n)) => o.step_into(params, grads, n),
+            (AnyOptimizer::Adam(o), AnyOptimizer::Adam(n)) => o.step_into(params, grads, n),
+            _ => unreachable!("the variants were made equal above"),
+        }
     }
     fn validate(&self) -> Result<(), InvalidState> {
         dispatch!(self, o => Optimizer::<T, N>::validate(o))

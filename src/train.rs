@@ -92,7 +92,7 @@ impl std::error::Error for TrainError {}
 /// assert_eq!(typenet::train::accuracy(trainer.net(), &x, &t), 1.0);
 /// # Ok::<(), typenet::train::TrainError>(())
 /// ```
-pub struct Trainer<T: Scalar, N: Network<T>, O: Optimizer<T, N>, const B: usize> {
+pub struct Trainer<T: Scalar, N: Network<T>, O: Optimizer<T, N> + Clone, const B: usize> {
     net: Box<N>,
     optimizer: Box<O>,
     /// A batch loss above this ends the run with [`TrainError::Diverged`]; by default
@@ -101,13 +101,15 @@ pub struct Trainer<T: Scalar, N: Network<T>, O: Optimizer<T, N>, const B: usize>
     rng: Rng,
     iteration: u64,
     grads: Box<N>,
+    /// Where a step writes the optimizer's next state; swapped in when the step is taken.
+    spare: Box<O>,
     cache: Box<N::Cache<B>>,
     x: Box<[N::Sample; B]>,
     t: Box<[N::Label; B]>,
     picks: Box<[usize; B]>,
 }
 
-impl<T: Scalar, N: Network<T>, O: Optimizer<T, N>, const B: usize> Trainer<T, N, O, B> {
+impl<T: Scalar, N: Network<T>, O: Optimizer<T, N> + Clone, const B: usize> Trainer<T, N, O, B> {
     /// A trainer at iteration 0 whose batches are drawn by a generator seeded with `seed`.
     pub fn new(net: N, optimizer: O, seed: u64) -> Self {
         Self::resume(net, optimizer, 0, Rng::new(seed ^ 0x0BA7_C4E5))
@@ -118,6 +120,7 @@ impl<T: Scalar, N: Network<T>, O: Optimizer<T, N>, const B: usize> Trainer<T, N,
         let label = N::label(0);
         Trainer {
             net: Box::new(net),
+            spare: Box::new(optimizer.clone()),
             optimizer: Box::new(optimizer),
             divergence_loss: DIVERGENCE_FACTOR * num_traits::Float::ln(N::CLASSES.max(2) as f64),
             rng,
@@ -202,8 +205,8 @@ impl<T: Scalar, N: Network<T>, O: Optimizer<T, N>, const B: usize> Trainer<T, N,
             .net
             .gradient_batch(&self.x, &self.t, &mut self.cache, &mut self.grads);
         self.iteration += 1;
-        // The step lands only if it leaves every parameter and state value finite (which
-        // also refuses a non-finite gradient): a diverged run keeps what it had.
+        // A diverged run keeps what it had: nothing below touches the parameters unless the
+        // whole step is finite (which also refuses a non-finite gradient).
         if !(loss.is_finite() && loss.as_f64() <= self.divergence_loss) {
             return Err(TrainError::Diverged {
                 iteration: self.iteration,
@@ -211,13 +214,20 @@ impl<T: Scalar, N: Network<T>, O: Optimizer<T, N>, const B: usize> Trainer<T, N,
                 limit: self.divergence_loss,
             });
         }
-        if !self.optimizer.is_finite_after(&self.net, &self.grads) {
+        // The step is computed out of place (the new parameters over the gradients, the
+        // new optimizer state into the spare) and committed by swapping, only if every new
+        // value is finite.
+        if !self
+            .optimizer
+            .step_into(&self.net, &mut self.grads, &mut self.spare)
+        {
             return Err(TrainError::NonFiniteStep {
                 iteration: self.iteration,
                 loss: loss.as_f64(),
             });
         }
-        self.optimizer.step(&mut self.net, &self.grads);
+        core::mem::swap(&mut self.net, &mut self.grads);
+        core::mem::swap(&mut self.optimizer, &mut self.spare);
         Ok(loss)
     }
 }

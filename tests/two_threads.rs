@@ -21,7 +21,7 @@ type Net = TwoLayerNet<f32>;
 fn train<X, O>(threads: usize, x: &X, t: &[Class<10>], opt: O, steps: usize) -> (Vec<f32>, Box<Net>)
 where
     X: Samples<[f32; 784]> + Sync + ?Sized,
-    O: Optimizer<f32, Net> + Send,
+    O: Optimizer<f32, Net> + Clone + Send,
 {
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)

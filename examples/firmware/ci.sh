@@ -16,7 +16,7 @@ cargo run --release --example firmware_assets -- \
 cd "$here"
 cargo clippy --release -- -D warnings
 cargo build --release
-for bin in digits xor_train no_panic; do
+for bin in digits xor_train user_layer no_panic; do
     echo "--- $bin on mps2-an386 (Cortex-M4F)"
     ./qemu-run.sh "$elf/$bin"
 done

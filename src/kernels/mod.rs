@@ -229,6 +229,7 @@ impl Density {
 
 /// A pixel byte as a value in `[0, 1]`: `b · scale` with `scale = 1/255`, how the loaders
 /// and [`Pixels`](crate::data::Pixels) read every pixel, so the two give the same values.
+#[cfg(feature = "alloc")]
 #[inline(always)]
 pub(crate) fn pixel<T: Scalar>(b: u8, scale: T) -> T {
     T::from_f64(f64::from(b)) * scale
