@@ -118,10 +118,13 @@ impl<T: Scalar, N: Network<T>, O: Optimizer<T, N> + Clone, const B: usize> Train
     /// A trainer that continues a run: `iteration` steps done, batches drawn by `rng`.
     pub fn resume(net: N, optimizer: O, iteration: u64, rng: Rng) -> Self {
         let label = N::label(0);
+        // Boxed before cloning: an optimizer holds copies of every parameter, and cloning a
+        // box writes the clone straight to the heap rather than through the stack.
+        let optimizer = Box::new(optimizer);
         Trainer {
             net: Box::new(net),
-            spare: Box::new(optimizer.clone()),
-            optimizer: Box::new(optimizer),
+            spare: optimizer.clone(),
+            optimizer,
             divergence_loss: DIVERGENCE_FACTOR * num_traits::Float::ln(N::CLASSES.max(2) as f64),
             rng,
             iteration,

@@ -1,9 +1,9 @@
 //! Layers defined outside the crate, declared in `network!` next to the built-ins: they
 //! train, pass the gradient check, save and load, and allocate nothing.
 
-mod common;
+use crate::common;
 
-use common::user_layers::{Scale, Tanh, Unflatten};
+use crate::common::user_layers::{Scale, Tanh, Unflatten};
 use typenet::gradcheck::mean_abs_diff;
 use typenet::prelude::*;
 use typenet::train::Trainer;

@@ -3,9 +3,8 @@
 
 use flate2::{write::GzEncoder, Compression};
 use std::io::Write;
-mod common;
 
-use common::scratch;
+use crate::common::scratch;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use typenet::io;

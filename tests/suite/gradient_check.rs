@@ -1,7 +1,7 @@
 //! Section 5.7.3 on real digits: backprop against numerical differentiation, in f64, on
 //! the first 3 training samples of the bundled data, for the card's network.
 
-mod common;
+use crate::common;
 
 use typenet::gradcheck::{mean_abs_diff, near_relu_kink};
 use typenet::prelude::*;

@@ -1,8 +1,6 @@
 //! Training on real digits, determinism, checkpoints and weights files.
 
-mod common;
-
-use common::{bundled, scratch};
+use crate::common::{bundled, scratch};
 use std::path::PathBuf;
 use typenet::prelude::*;
 use typenet::train::{accuracy, Trainer};
@@ -663,7 +661,12 @@ fn a_save_killed_at_any_moment_leaves_the_old_file_or_the_new_one() {
     let mut rng = Rng::new(42);
     for round in 0..40 {
         let mut child = std::process::Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "save_until_killed", "--ignored", "--quiet"])
+            .args([
+                "--exact",
+                "training::save_until_killed",
+                "--ignored",
+                "--quiet",
+            ])
             .env("TYPENET_SAVE_LOOP", &dir)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())

@@ -1,0 +1,15 @@
+//! The integration tests, in one binary (one link, and one copy of each network's compiled
+//! kernels instead of one per file): a module per subject. The tests that install a
+//! counting allocator, and the compile-fail snapshots, are binaries of their own.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod gradient_check;
+mod idx;
+mod layers;
+mod network;
+mod scalar_graph;
+mod training;
+mod two_threads;
+mod user_layers;
