@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The speed comparison, one command: typenet, the book's layers in NumPy, and candle train
-# the card's network with the book's recipe on the same data and the same batches, one
+# the book's network with the book's recipe on the same data and the same batches, one
 # thread each; then typenet again on two threads (`typenet::parallel::keep_awake`); then
 # one table with medians and ratios to typenet.
 #

@@ -1,6 +1,6 @@
 //! typenet's side of the speed comparison in `bench/` (run it through `bench/run.sh`).
 //!
-//! Trains the card's network with the book's recipe on the batches listed in a shared file
+//! Trains the book's network with the book's recipe on the batches listed in a shared file
 //! (so every implementation sees the same batches in the same order), then times
 //! single-sample prediction. Prints one JSON line.
 //!

@@ -427,7 +427,7 @@ impl<T: Copy, const N: usize, C: AsRef<[[T; N]]> + ?Sized> Samples<[T; N]> for C
 /// Byte images read as samples of type `S` (`[T; N]`), each pixel scaled to `[0, 1]` as
 /// the sample is drawn: the same values as [`load_mnist`](crate::io::load_mnist) gives,
 /// from a quarter of the memory. Drawing a batch reads a quarter of the bytes a batch of
-/// `f32` samples would (for the card's network: 78 KB instead of 313 KB per batch of 100).
+/// `f32` samples would (for the book's network: 78 KB instead of 313 KB per batch of 100).
 ///
 /// Made by [`Dataset::pixels_for`], which checks the image size against the network.
 pub struct Pixels<'a, S> {

@@ -1,7 +1,7 @@
 //! Two threads for a training loop (feature `parallel`).
 //!
 //! The kernels of a large batch split across two threads of rayon's pool on their own (from
-//! 8 M multiply-adds: the card's network from a batch of about 200). A smaller batch, such
+//! 8 M multiply-adds: the book's network from a batch of about 200). A smaller batch, such
 //! as the book's 100, does not pay for a second thread on its own: in a training loop other
 //! work runs between its large kernels (batch sampling, the small layers, the update), the
 //! second thread falls asleep meanwhile, and waking it costs more than half of a 50 µs
@@ -36,7 +36,7 @@ pub(crate) fn is_awake() -> bool {
 /// batch, halves of 50 and 50 rows beat 48 and 52 (whose register tiles fit better), as the
 /// slower half sets the pace: dense layer 1 forward on two threads, 62 µs against 69–79 µs
 /// (the minimum of 7 rounds of 2,000 calls, builds of both run in turn by a harness outside
-/// the repository; criterion's `two_threads` figures drift more than that on this VM).
+/// the repository; criterion's `two_threads` figures drift more than that on a shared machine).
 pub(crate) const fn half(n: usize) -> usize {
     n / 4 * 2
 }

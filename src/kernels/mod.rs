@@ -172,7 +172,7 @@ mod parallel {
     use super::Density;
 
     /// Multiply-adds below which a second thread costs more than it saves, in general: 8 M,
-    /// so the card's network splits from a batch of about 200. In a training loop the second
+    /// so the book's network splits from a batch of about 200. In a training loop the second
     /// thread has gone to sleep by the time a kernel starts, and waking it costs tens of
     /// µs. Measured for 784 → 50, each call after a 300 µs pause
     /// (`cargo bench --features parallel --bench typenet -- parallel_scaling`): batch 100,
@@ -182,7 +182,7 @@ mod parallel {
     const MIN_WORK: usize = 1 << 23;
 
     /// The same inside [`keep_awake`](crate::parallel::keep_awake), where the second thread
-    /// spins and a split costs about a microsecond: 1 M, so layer 1 of the card's network
+    /// spins and a split costs about a microsecond: 1 M, so layer 1 of the book's network
     /// splits from a batch of 27 and layer 2 never does. Dense or zero-skipping.
     const MIN_WORK_AWAKE: usize = 1 << 20;
 

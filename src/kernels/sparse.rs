@@ -83,8 +83,7 @@ pub(super) fn nonzero_offsets<T: Scalar>(x: &[T], idx: &mut [u16; SPAN + GROUP])
 /// register-blocked dense kernel, plus a fixed part (finding the input, broadcasting it)
 /// that weighs most when there are few outputs. Measured for 784 → 50 at batch 100 on AVX2,
 /// forcing each kernel (this limit raised to all entries, or lowered to none) on the batches
-/// of `cargo bench --bench typenet -- density` (a throwaway harness, min of 30 runs each,
-/// 2026-11-28): dense 97–98 µs whatever the density; zero-skipping on aligned weights 48 µs
+/// of `cargo bench --bench typenet -- density` (a timing harness, min of 30 runs each): dense 97–98 µs whatever the density; zero-skipping on aligned weights 48 µs
 /// at 18 % nonzero, 72 µs at 34 %, 84 µs at 43 %, 95 µs at 51 %, 106 µs at 59 %, so the two
 /// meet near 52 %; on the weights in place 50, 80, 94, 108 and 122 µs, meeting near 45 %
 /// (as an earlier run with `cargo bench` found). Handwritten digits are 19 % nonzero;
@@ -94,7 +93,7 @@ pub(super) fn nonzero_offsets<T: Scalar>(x: &[T], idx: &mut [u16; SPAN + GROUP])
 /// A few rows have no blocks to reuse weights in: the dense kernel then streams every row
 /// of weights once per row of `x`, and the zero-skipping one only the rows it needs, for
 /// about the same cost per row. Measured one row at a time for 784 → 50 on AVX2, forcing
-/// each kernel: on Fashion-MNIST test images (a throwaway timing of 3,000 images, not kept),
+/// each kernel: on Fashion-MNIST test images (a timing of 3,000 images, not kept),
 /// dense 1.83 µs whatever the image, zero-skipping 0.98 µs at 30–40 % nonzero, 1.44 µs at
 /// 50–60 %, 1.62 µs at 60–70 %, 1.80 µs at 70–80 %; on digits with zero pixels set to 0.01
 /// at random (`cargo bench --bench typenet -- density/affine1_forward_one_row`, 100 rows),
@@ -136,8 +135,8 @@ const FEW_ROWS: usize = 4;
 /// kernel: the dense kernel is bound by its multiply-adds, the zero-skipping one by loading
 /// a row of `dy` per nonzero input. Measured for 784 → 50 at batch 100 on AVX2, forcing each
 /// kernel (this limit raised to all entries, or lowered to none) on the batches of
-/// `cargo bench --bench typenet -- density` (a throwaway harness, interleaved, min of 30
-/// runs each, 2026-11-28): dense 90–93 µs whatever the density; zero-skipping with aligned
+/// `cargo bench --bench typenet -- density` (a timing harness, interleaved, min of 30
+/// runs each): dense 90–93 µs whatever the density; zero-skipping with aligned
 /// rows 35 µs at 18 % nonzero, 58 µs at 34 %, 69 µs at 43 %, 79 µs at 51 %, 89 µs at 59 %,
 /// 100 µs at 67 %, so the two meet near 59 %; with the rows of `dy` where they lie (200
 /// bytes apart), 39, 66, 79, 91, 102 and 115 µs, meeting near 50 %. Wider vectors halve the
@@ -181,7 +180,7 @@ const SAMPLE_STEP: usize = 4;
 /// pass and the weight gradient each make: for 100 rows of 784 `f32` (313 KB, from L2) it
 /// took 4–5 µs, a tenth of the weight gradient on handwritten digits. A training step, min
 /// of 300 batches interleaved with counting every row: digits 108–109 → 103–104 µs,
-/// Fashion-MNIST 194–195 → 192 µs (a throwaway harness, 2026-11-28).
+/// Fashion-MNIST 194–195 → 192 µs (a timing harness).
 #[inline(always)]
 fn nonzero_at_most<T: Scalar, const I: usize>(
     x: &[[T; I]],
@@ -342,7 +341,7 @@ fn span<T: Scalar, const O: usize>() -> usize {
 /// A batch (at least [`FEW_ROWS`] rows) of a layer whose rows of weights [`aligned_stride`]
 /// would start off a vector boundary copies each span of weights to aligned rows first: every
 /// row of the batch then loads those rows, a vector per multiply-add. Measured for 784 → 50
-/// at batch 100 on AVX2 (a throwaway interleaved timing, min of 40 batches each, this kernel
+/// at batch 100 on AVX2 (an interleaved timing, min of 40 batches each, this kernel
 /// forced): handwritten digits 51.5 → 47.4–48.1 µs, Fashion-MNIST 100 → 85–87 µs, with the
 /// same bits. A few rows would pay for the copy without reusing it, and read the weights
 /// where they lie.
@@ -483,14 +482,14 @@ impl<T: Scalar> AlignedRows<T> {
 /// Rows of 50 `f32` lie 200 bytes apart, so most of those loads straddle two 32-byte halves
 /// and many two cache lines. Copied to rows 56 values apart (once per block of rows, 100 rows
 /// of 50 in about a microsecond), the same loads are aligned. Measured for 784 → 50 at batch
-/// 100 on AVX2, forcing the zero-skipping kernel (a throwaway interleaved timing of 50
+/// 100 on AVX2, forcing the zero-skipping kernel (an interleaved timing of 50
 /// batches, min of each): Fashion-MNIST 85 → 75 µs, handwritten digits 39 → 36 µs; the
 /// bits are unchanged. `f64` rows of 50 would not fit L1 as a block, and are left in place.
 /// Narrower rows gain too little to pay for clearing and filling the block: forcing the
 /// zero-skipping kernel on 100 rows, half zero, of 100 inputs (min of 100 runs), 10 outputs
 /// took 6.64 µs copied against 6.69 µs in place and 18 outputs 7.05 against 6.97 µs, but 26
 /// outputs 7.3 against 9.3 µs and 50 outputs 10.0 against 10.7 µs; the second layer of the
-/// card's network (50 → 10) lost 0.3 µs.
+/// book's network (50 → 10) lost 0.3 µs.
 #[inline(always)]
 fn aligned_stride<T: Scalar, const O: usize, const FUSED: bool, const W: usize>() -> Option<usize> {
     let lanes = (W / 2).max(1);

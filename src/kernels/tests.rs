@@ -188,7 +188,7 @@ fn f32_weight_gradients_agree_with_the_reference() {
             check_f32_weight_gradient::<100, 784, 50>();
             check_f32_weight_gradient::<37, 100, 49>();
             check_f32_weight_gradient::<5, 61, 18>();
-            // The card's second layer: narrower than a 16-wide tile.
+            // The book network's second layer: narrower than a 16-wide tile.
             check_f32_weight_gradient::<100, 50, 10>();
         })
         .unwrap()
@@ -412,7 +412,7 @@ fn split_batch(rows: usize, sparsity: usize) -> (Vec<[f32; 784]>, Vec<[f32; 50]>
     (x, dy)
 }
 
-/// Layer 1 of the card's network on `x`, forward and weight gradient, on `kernel` in a pool
+/// Layer 1 of the book's network on `x`, forward and weight gradient, on `kernel` in a pool
 /// of `threads`, inside [`keep_awake`](crate::parallel::keep_awake) or not.
 #[cfg(feature = "parallel")]
 #[allow(clippy::type_complexity)]
