@@ -42,21 +42,6 @@ impl std::error::Error for InvalidState {}
 pub trait Optimizer<T: Scalar, N: Network<T>> {
     /// One update: `params ← params - (step derived from grads and state)`.
     fn step(&mut self, params: &mut N, grads: &N);
-    /// Whether [`step`](Self::step) with these `params` and `grads` would leave every
-    /// parameter and every state value finite. It computes the same step without storing
-    /// it, so a step it approves cannot make a value NaN or infinite, and one it refuses
-    /// need never be taken (a non-finite gradient is refused too).
-    ///
-    /// ```
-    /// use typenet::prelude::*;
-    /// network! { struct Net< Affine<1, 2>, SoftmaxWithLoss > }
-    /// let (net, mut grads) = (Net::<f32>::zeros(), Net::zeros());
-    /// let sgd = Sgd::new(1e30f32);
-    /// assert!(sgd.is_finite_after(&net, &grads));
-    /// grads.affine1.b = [1e10, 0.0]; // 1e30 · 1e10 overflows f32
-    /// assert!(!sgd.is_finite_after(&net, &grads));
-    /// ```
-    fn is_finite_after(&self, params: &N, grads: &N) -> bool;
     /// The step [`step`](Self::step) would take, written out of place: the new parameters
     /// into `grads` (which the step consumes), the new state and settings into `next`;
     /// `self` and `params` are untouched. Returns whether every new value is finite; when
@@ -74,6 +59,12 @@ pub trait Optimizer<T: Scalar, N: Network<T>> {
     /// let (sgd, mut next) = (Sgd::new(0.5), Sgd::new(0.0));
     /// assert!(sgd.step_into(&params, &mut grads, &mut next));
     /// assert_eq!((grads.affine1.b, next.lr), ([-0.5, 0.5], 0.5));
+    ///
+    /// // A step that overflows f32 is reported, and `params` is as it was.
+    /// let (params, mut grads) = (Net::<f32>::zeros(), Net::zeros());
+    /// grads.affine1.b = [1e10, 0.0];
+    /// assert!(!Sgd::new(1e30f32).step_into(&params, &mut grads, &mut Sgd::new(0.0)));
+    /// assert_eq!(params.affine1.b, [0.0, 0.0]);
     /// ```
     fn step_into(&self, params: &N, grads: &mut N, next: &mut Self) -> bool
     where
@@ -218,101 +209,6 @@ fn slices_into<T: Scalar, const K: usize>(
         }
     }
     finite
-}
-
-/// Whether `f` applied to every trained parameter (on copies: nothing is stored) gives
-/// finite parameters and state.
-fn finite_after<T: Scalar, N: Network<T>, const K: usize>(
-    params: &N,
-    grads: &N,
-    slots: &[N; K],
-    f: impl Fn(&mut T, T, &mut [T; K]) + Copy + Sync,
-) -> bool {
-    (0..N::TENSOR_COUNT).all(|index| {
-        let Some(info) = N::tensor_info(index).filter(TensorInfo::is_trained) else {
-            return true;
-        };
-        let (Some(p), Some(g)) = (params.tensor(index), grads.tensor(index)) else {
-            return true;
-        };
-        let state = slots
-            .each_ref()
-            .map(|s| s.tensor(index).unwrap_or_default());
-        tensor_finite_after(p, g, state, info.shape, &f)
-    })
-}
-
-/// [`finite_after`] for one tensor; inside [`keep_awake`](crate::parallel::keep_awake) a
-/// large tensor is checked in the halves [`update_tensor`] splits it into.
-fn tensor_finite_after<T: Scalar, const K: usize>(
-    p: &[T],
-    g: &[T],
-    state: [&[T]; K],
-    #[cfg_attr(not(feature = "parallel"), allow(unused_variables))] shape: &[usize],
-    f: &(impl Fn(&mut T, T, &mut [T; K]) + Copy + Sync),
-) -> bool {
-    #[cfg(feature = "parallel")]
-    if let Some(half) = crate::parallel::split_tensor(p.len().min(g.len()), shape) {
-        let (p_lo, p_hi) = p.split_at(half);
-        let (g_lo, g_hi) = g.split_at(half);
-        let lo = state.map(|s| &s[..half.min(s.len())]);
-        let hi = state.map(|s| &s[half.min(s.len())..]);
-        let (a, b) = rayon::join(
-            || slices_finite_after(p_lo, g_lo, lo, f),
-            || slices_finite_after(p_hi, g_hi, hi, f),
-        );
-        return a && b;
-    }
-    slices_finite_after(p, g, state, f)
-}
-
-#[inline(always)]
-fn slices_finite_after<T: Scalar, const K: usize>(
-    p: &[T],
-    g: &[T],
-    state: [&[T]; K],
-    f: &(impl Fn(&mut T, T, &mut [T; K]) + Copy),
-) -> bool {
-    let f = *f;
-    let n = state
-        .iter()
-        .fold(p.len().min(g.len()), |n, s| n.min(s.len()));
-    // Whole chunks of 64 values, so every index is a constant the compiler checks once:
-    // the loop then runs vector-wide, with no early exit inside a chunk.
-    const C: usize = 64;
-    let (pc, p_rest) = p[..n].as_chunks::<C>();
-    let (gc, g_rest) = g[..n].as_chunks::<C>();
-    let sc = state.map(|s| s[..n].as_chunks::<C>());
-    let one = |q: T, gk: T, mut v: [T; K]| {
-        let mut q = q;
-        f(&mut q, gk, &mut v);
-        v.iter().fold(q.is_finite(), |ok, x| ok & x.is_finite())
-    };
-    for (c, (pk, gk)) in pc.iter().zip(gc).enumerate() {
-        let chunks = sc.map(|(whole, _)| whole.get(c));
-        let mut ok = true;
-        for j in 0..C {
-            let mut v = [T::zero(); K];
-            for (vj, s) in v.iter_mut().zip(&chunks) {
-                *vj = s.map_or(T::zero(), |s| s[j]);
-            }
-            ok &= one(pk[j], gk[j], v);
-        }
-        if !ok {
-            return false;
-        }
-    }
-    p_rest
-        .iter()
-        .zip(g_rest)
-        .enumerate()
-        .all(|(j, (&pk, &gk))| {
-            let mut v = [T::zero(); K];
-            for (vj, (_, rest)) in v.iter_mut().zip(&sc) {
-                *vj = rest.get(j).copied().unwrap_or(T::zero());
-            }
-            one(pk, gk, v)
-        })
 }
 
 /// Checks a learning rate and the state slots of an optimizer; `squares` are the slots
@@ -464,9 +360,6 @@ impl<T: Scalar, N: Network<T>> Optimizer<T, N> for Sgd<T> {
         update(params, grads, &mut [], self.rule());
         self.t = self.t.saturating_add(1);
     }
-    fn is_finite_after(&self, params: &N, grads: &N) -> bool {
-        finite_after(params, grads, &[], self.rule())
-    }
     fn step_into(&self, params: &N, grads: &mut N, next: &mut Self) -> bool {
         (next.lr, next.t) = (self.lr, self.t.saturating_add(1));
         update_into(params, grads, &[], &mut [], self.rule())
@@ -547,9 +440,6 @@ impl<T: Scalar, N: Network<T>> Optimizer<T, N> for Momentum<T, N> {
         update(params, grads, &mut self.slots, rule);
         self.t = self.t.saturating_add(1);
     }
-    fn is_finite_after(&self, params: &N, grads: &N) -> bool {
-        finite_after(params, grads, &self.slots, self.rule())
-    }
     fn step_into(&self, params: &N, grads: &mut N, next: &mut Self) -> bool {
         (next.lr, next.t) = (self.lr, self.t.saturating_add(1));
         next.momentum = self.momentum;
@@ -605,9 +495,6 @@ impl<T: Scalar, N: Network<T>> Optimizer<T, N> for AdaGrad<T, N> {
         let rule = self.rule();
         update(params, grads, &mut self.slots, rule);
         self.t = self.t.saturating_add(1);
-    }
-    fn is_finite_after(&self, params: &N, grads: &N) -> bool {
-        finite_after(params, grads, &self.slots, self.rule())
     }
     fn step_into(&self, params: &N, grads: &mut N, next: &mut Self) -> bool {
         (next.lr, next.t) = (self.lr, self.t.saturating_add(1));
@@ -666,9 +553,6 @@ impl<T: Scalar, N: Network<T>> Optimizer<T, N> for RmsProp<T, N> {
         let rule = self.rule();
         update(params, grads, &mut self.slots, rule);
         self.t = self.t.saturating_add(1);
-    }
-    fn is_finite_after(&self, params: &N, grads: &N) -> bool {
-        finite_after(params, grads, &self.slots, self.rule())
     }
     fn step_into(&self, params: &N, grads: &mut N, next: &mut Self) -> bool {
         (next.lr, next.t) = (self.lr, self.t.saturating_add(1));
@@ -747,9 +631,6 @@ impl<T: Scalar, N: Network<T>> Optimizer<T, N> for Adam<T, N> {
         let rule = self.rule();
         self.t = self.t.saturating_add(1);
         update(params, grads, &mut self.slots, rule);
-    }
-    fn is_finite_after(&self, params: &N, grads: &N) -> bool {
-        finite_after(params, grads, &self.slots, self.rule())
     }
     fn step_into(&self, params: &N, grads: &mut N, next: &mut Self) -> bool {
         (next.lr, next.t) = (self.lr, self.t.saturating_add(1));
@@ -837,9 +718,6 @@ impl<T: Scalar, N: Network<T>> Optimizer<T, N> for AnyOptimizer<T, N> {
     fn step(&mut self, params: &mut N, grads: &N) {
         dispatch!(self, o => o.step(params, grads))
     }
-    fn is_finite_after(&self, params: &N, grads: &N) -> bool {
-        dispatch!(self, o => o.is_finite_after(params, grads))
-    }
     fn step_into(&self, params: &N, grads: &mut N, next: &mut Self) -> bool {
         if core::mem::discriminant(self) != core::mem::discriminant(next) {
             *next = self.clone();
@@ -879,7 +757,7 @@ mod tests {
     use alloc::vec;
 
     #[test]
-    fn a_non_finite_result_in_either_half_is_found_on_two_threads() {
+    fn a_non_finite_step_in_either_half_is_found_on_two_threads() {
         let shape = [784, 50];
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(2)
@@ -889,17 +767,16 @@ mod tests {
         pool.install(|| {
             crate::parallel::keep_awake(|| {
                 let at = crate::parallel::split_tensor(784 * 50, &shape);
-                assert_eq!(at, Some(392 * 50), "the check must split");
+                assert_eq!(at, Some(392 * 50), "the update must split");
                 let p = vec![0.5f32; 784 * 50];
                 let mut g = vec![0.5f32; 784 * 50];
-                assert!(tensor_finite_after(&p, &g, [], &shape, &sgd));
+                assert!(update_tensor_into(&p, &mut g, [], [], &shape, &sgd));
+                assert!(g.iter().all(|&v| v == 0.25), "both halves updated");
                 for (i, bad) in [(7, f32::NAN), (392 * 50, f32::INFINITY), (39_199, f32::NAN)] {
+                    g.fill(0.5);
                     g[i] = bad;
-                    assert!(
-                        !tensor_finite_after(&p, &g, [], &shape, &sgd),
-                        "{bad} at {i}"
-                    );
-                    g[i] = 0.5;
+                    let finite = update_tensor_into(&p, &mut g, [], [], &shape, &sgd);
+                    assert!(!finite, "{bad} at {i}");
                 }
             })
         });

@@ -408,12 +408,15 @@ fn a_step_that_would_make_a_parameter_non_finite_is_refused_before_it_lands() {
         "{err}"
     );
 
-    // The optimizers check the step they would take, state included.
-    let (net, mut grads) = (Net::new(0), Net::zeros());
-    let adam = Adam::<f32, Net>::default();
-    assert!(adam.is_finite_after(&net, &grads));
+    // The optimizers report a step that is not finite, state included.
+    let (net, mut grads) = (Box::new(Net::new(0)), Box::new(Net::zeros()));
+    let (adam, mut next) = (
+        Box::new(Adam::<f32, Net>::default()),
+        Box::new(Adam::default()),
+    );
+    assert!(adam.step_into(&net, &mut grads.clone(), &mut next));
     grads.affine2.b[3] = f32::NAN;
-    assert!(!adam.is_finite_after(&net, &grads));
+    assert!(!adam.step_into(&net, &mut grads, &mut next));
 }
 
 #[test]
