@@ -310,19 +310,40 @@ fn update_slices<T: Scalar, const K: usize>(
     }
 }
 
-macro_rules! state_accessors {
-    () => {
-        fn slots(&self) -> &[N] {
-            &self.slots
-        }
-        fn slots_mut(&mut self) -> &mut [N] {
-            &mut self.slots
-        }
-        fn steps(&self) -> u64 {
-            self.t
-        }
-        fn set_steps(&mut self, steps: u64) {
-            self.t = steps;
+/// The `Optimizer` implementation of an optimizer with state slots: its update is its
+/// `rule` (the step from `t` to `t + 1`); `$coef` are its coefficients, each in `[0, 1)`,
+/// and `$square` the slots that hold running means of squares (never negative).
+macro_rules! stateful_optimizer {
+    ($ty:ident, $name:literal, [$($coef:ident),*], [$($square:literal),*]) => {
+        impl<T: Scalar, N: Network<T>> Optimizer<T, N> for $ty<T, N> {
+            fn step(&mut self, params: &mut N, grads: &N) {
+                let rule = self.rule();
+                update(params, grads, &mut self.slots, rule);
+                self.t = self.t.saturating_add(1);
+            }
+            fn step_into(&self, params: &N, grads: &mut N, next: &mut Self) -> bool {
+                (next.lr, next.t) = (self.lr, self.t.saturating_add(1));
+                $(next.$coef = self.$coef;)*
+                update_into(params, grads, &self.slots, &mut next.slots, self.rule())
+            }
+            fn validate(&self) -> Result<(), InvalidState> {
+                validate(self.lr, &[$(self.$coef),*], &self.slots, &[$($square),*], self.t)
+            }
+            fn name(&self) -> &'static str {
+                $name
+            }
+            fn slots(&self) -> &[N] {
+                &self.slots
+            }
+            fn slots_mut(&mut self) -> &mut [N] {
+                &mut self.slots
+            }
+            fn steps(&self) -> u64 {
+                self.t
+            }
+            fn set_steps(&mut self, steps: u64) {
+                self.t = steps;
+            }
         }
     };
 }
@@ -434,25 +455,7 @@ impl<T: Scalar, N: Network<T>> Momentum<T, N> {
     }
 }
 
-impl<T: Scalar, N: Network<T>> Optimizer<T, N> for Momentum<T, N> {
-    fn step(&mut self, params: &mut N, grads: &N) {
-        let rule = self.rule();
-        update(params, grads, &mut self.slots, rule);
-        self.t = self.t.saturating_add(1);
-    }
-    fn step_into(&self, params: &N, grads: &mut N, next: &mut Self) -> bool {
-        (next.lr, next.t) = (self.lr, self.t.saturating_add(1));
-        next.momentum = self.momentum;
-        update_into(params, grads, &self.slots, &mut next.slots, self.rule())
-    }
-    fn validate(&self) -> Result<(), InvalidState> {
-        validate(self.lr, &[self.momentum], &self.slots, &[], self.t)
-    }
-    fn name(&self) -> &'static str {
-        "momentum"
-    }
-    state_accessors!();
-}
+stateful_optimizer!(Momentum, "momentum", [momentum], []);
 
 /// AdaGrad: `h ← h + g²; W ← W - lr · g / (√h + 1e-7)` (book default `lr` 0.01).
 #[derive(Clone, Debug, PartialEq)]
@@ -490,24 +493,7 @@ impl<T: Scalar, N: Network<T>> AdaGrad<T, N> {
     }
 }
 
-impl<T: Scalar, N: Network<T>> Optimizer<T, N> for AdaGrad<T, N> {
-    fn step(&mut self, params: &mut N, grads: &N) {
-        let rule = self.rule();
-        update(params, grads, &mut self.slots, rule);
-        self.t = self.t.saturating_add(1);
-    }
-    fn step_into(&self, params: &N, grads: &mut N, next: &mut Self) -> bool {
-        (next.lr, next.t) = (self.lr, self.t.saturating_add(1));
-        update_into(params, grads, &self.slots, &mut next.slots, self.rule())
-    }
-    fn validate(&self) -> Result<(), InvalidState> {
-        validate(self.lr, &[], &self.slots, &[0], self.t)
-    }
-    fn name(&self) -> &'static str {
-        "adagrad"
-    }
-    state_accessors!();
-}
+stateful_optimizer!(AdaGrad, "adagrad", [], [0]);
 
 /// RMSprop: `h ← ρ·h + (1-ρ)·g²; W ← W - lr · g / (√h + 1e-7)` (book defaults `lr` 0.01, ρ 0.99).
 #[derive(Clone, Debug, PartialEq)]
@@ -548,25 +534,7 @@ impl<T: Scalar, N: Network<T>> RmsProp<T, N> {
     }
 }
 
-impl<T: Scalar, N: Network<T>> Optimizer<T, N> for RmsProp<T, N> {
-    fn step(&mut self, params: &mut N, grads: &N) {
-        let rule = self.rule();
-        update(params, grads, &mut self.slots, rule);
-        self.t = self.t.saturating_add(1);
-    }
-    fn step_into(&self, params: &N, grads: &mut N, next: &mut Self) -> bool {
-        (next.lr, next.t) = (self.lr, self.t.saturating_add(1));
-        next.decay = self.decay;
-        update_into(params, grads, &self.slots, &mut next.slots, self.rule())
-    }
-    fn validate(&self) -> Result<(), InvalidState> {
-        validate(self.lr, &[self.decay], &self.slots, &[0], self.t)
-    }
-    fn name(&self) -> &'static str {
-        "rmsprop"
-    }
-    state_accessors!();
-}
+stateful_optimizer!(RmsProp, "rmsprop", [decay], [0]);
 
 /// Adam, as the book writes it (book defaults `lr` 0.001, β1 0.9, β2 0.999):
 /// `lr_t = lr·√(1-β2ᵗ)/(1-β1ᵗ); m += (1-β1)(g-m); v += (1-β2)(g²-v); W -= lr_t·m/(√v + 1e-7)`.
@@ -626,31 +594,7 @@ impl<T: Scalar, N: Network<T>> Adam<T, N> {
     }
 }
 
-impl<T: Scalar, N: Network<T>> Optimizer<T, N> for Adam<T, N> {
-    fn step(&mut self, params: &mut N, grads: &N) {
-        let rule = self.rule();
-        self.t = self.t.saturating_add(1);
-        update(params, grads, &mut self.slots, rule);
-    }
-    fn step_into(&self, params: &N, grads: &mut N, next: &mut Self) -> bool {
-        (next.lr, next.t) = (self.lr, self.t.saturating_add(1));
-        (next.beta1, next.beta2) = (self.beta1, self.beta2);
-        update_into(params, grads, &self.slots, &mut next.slots, self.rule())
-    }
-    fn validate(&self) -> Result<(), InvalidState> {
-        validate(
-            self.lr,
-            &[self.beta1, self.beta2],
-            &self.slots,
-            &[1],
-            self.t,
-        )
-    }
-    fn name(&self) -> &'static str {
-        "adam"
-    }
-    state_accessors!();
-}
+stateful_optimizer!(Adam, "adam", [beta1, beta2], [1]);
 
 /// Any of the optimizers above, chosen at run time (for command lines and checkpoints).
 ///
