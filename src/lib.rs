@@ -83,7 +83,7 @@ pub mod train;
 
 pub use init::Init;
 pub use layer::{Layer, Loss, Mode};
-pub use layers::{Affine, Relu, Sigmoid, SoftmaxWithLoss};
+pub use layers::{Affine, Conv2d, MaxPool, Relu, Sigmoid, SoftmaxWithLoss};
 pub use network::{Network, TensorInfo};
 pub use optim::{AdaGrad, Adam, AnyOptimizer, Momentum, Optimizer, RmsProp, Sgd};
 pub use rng::Rng;

@@ -26,12 +26,15 @@ pub struct Builtin {
     reads_output: bool,
     /// The loss layer, last in every network.
     pub is_loss: bool,
+    /// Its samples are images (`[[[T; W]; H]; C]`), so the flat buffers of the network are
+    /// reshaped for it.
+    pub shaped: bool,
     /// Checks the sizes written against what flows in; returns the sizes of its type.
     rule: fn(&mut Check, &LayerDecl, &[SizeArg]) -> Option<Resolved>,
 }
 
 /// The built-in layers, one shape rule each.
-pub const BUILTINS: [Builtin; 4] = [
+pub const BUILTINS: [Builtin; 6] = [
     Builtin {
         name: "Affine",
         stem: "affine",
@@ -39,7 +42,29 @@ pub const BUILTINS: [Builtin; 4] = [
         in_place: false,
         reads_output: false,
         is_loss: false,
+        shaped: false,
         rule: affine_rule,
+    },
+    Builtin {
+        name: "Conv2d",
+        stem: "conv",
+        takes_scalar: true,
+        in_place: false,
+        reads_output: false,
+        is_loss: false,
+        shaped: true,
+        rule: conv_rule,
+    },
+    Builtin {
+        name: "MaxPool",
+        stem: "pool",
+        takes_scalar: false,
+        in_place: false,
+        // Finds each window's maximum again by comparing its inputs with its output.
+        reads_output: true,
+        is_loss: false,
+        shaped: true,
+        rule: pool_rule,
     },
     Builtin {
         name: "Relu",
@@ -48,6 +73,7 @@ pub const BUILTINS: [Builtin; 4] = [
         in_place: true,
         reads_output: true,
         is_loss: false,
+        shaped: false,
         rule: width_rule,
     },
     Builtin {
@@ -57,6 +83,7 @@ pub const BUILTINS: [Builtin; 4] = [
         in_place: true,
         reads_output: true,
         is_loss: false,
+        shaped: false,
         rule: width_rule,
     },
     Builtin {
@@ -66,6 +93,7 @@ pub const BUILTINS: [Builtin; 4] = [
         in_place: false,
         reads_output: true,
         is_loss: true,
+        shaped: false,
         rule: width_rule,
     },
 ];
@@ -75,6 +103,16 @@ pub struct Resolved {
     args: Vec<Width>,
     outputs: Width,
     params: usize,
+    /// The image shape out (channels, height, width), for layers whose outputs are images.
+    dims: Option<Dims>,
+}
+
+/// An image shape: channels, height, width.
+pub type Dims = [usize; 3];
+
+/// `30×12×12`.
+fn shown_dims([c, h, w]: Dims) -> String {
+    format!("{c}×{h}×{w}")
 }
 
 /// A number of values per sample: a literal the macro read, or the output size of a user
@@ -117,6 +155,8 @@ pub struct Layer {
     pub in_place: bool,
     /// What the compiler must check between this layer and the one before it.
     pub boundary: Boundary,
+    /// The image shape out, when the output is an image.
+    pub dims: Option<Dims>,
 }
 
 /// A check between two adjacent layers that the macro leaves to the compiler.
@@ -131,6 +171,12 @@ pub enum Boundary {
 }
 
 impl Layer {
+    /// Whether the network's flat buffers are reshaped to this layer's sample types (a user
+    /// layer, or a built-in over images).
+    pub fn reshapes(&self) -> bool {
+        self.builtin.as_ref().is_none_or(|(b, _)| b.shaped)
+    }
+
     /// The layer's type, with the network's scalar type written as `scalar`; `width`
     /// writes a width.
     pub fn ty(&self, scalar: &TokenStream, width: impl Fn(&Width) -> TokenStream) -> TokenStream {
@@ -168,6 +214,8 @@ pub struct Net<'a> {
     pub loss: Layer,
     pub stages: Vec<Stage>,
     pub inputs: usize,
+    /// The sample shape of an `Input<C, H, W>`, if written.
+    pub input_dims: Option<Dims>,
     pub classes: Width,
 }
 
@@ -190,8 +238,41 @@ enum Flow {
     /// A layer that could not be resolved (already reported): nothing after it is checked
     /// against it, so that one mistake is reported once.
     Unknown,
-    /// A width, the layer as shown, and (for activations) the layer the width comes from.
-    Known(Width, String, String),
+    /// What the layers so far produce.
+    Known(Known),
+}
+
+/// What flows out of a resolved layer (or the `Input`).
+#[derive(Clone)]
+struct Known {
+    width: Width,
+    /// The layer as shown.
+    shown: String,
+    /// For activations, ` (the outputs of `…`)`: the layer the width comes from.
+    origin: String,
+    /// The image shape, when it is an image.
+    dims: Option<Dims>,
+    /// It is the network's `Input<…>`, not a layer.
+    input: bool,
+}
+
+impl Known {
+    /// `the previous layer `MaxPool<2>` produces 30×12×12 = 4320`, for messages.
+    fn produces(&self) -> String {
+        let size = match (self.dims, &self.width) {
+            (Some(d), Width::Lit(n)) => format!("{} = {n}", shown_dims(d)),
+            (_, Width::Lit(n)) => n.to_string(),
+            _ => "another number".to_string(),
+        };
+        if self.input {
+            format!("the samples, `{}`, hold {size}", self.shown)
+        } else {
+            format!(
+                "the previous layer `{}` produces {size}{}",
+                self.shown, self.origin
+            )
+        }
+    }
 }
 
 /// A size argument as written: its value, if it is an integer literal, and its tokens.
@@ -251,7 +332,19 @@ pub fn resolve(decl: &NetworkDecl) -> syn::Result<Net<'_>> {
             .is_some_and(|s| BUILTINS.iter().any(|b| b.is_loss && s.ident == b.name))
     });
 
-    for decl_layer in &decl.layers {
+    let mut input_dims = None;
+    for (position, decl_layer) in decl.layers.iter().enumerate() {
+        if is_input(decl_layer) {
+            match input_rule(&mut check, decl_layer, position) {
+                Some(known) => {
+                    input_dims = known.dims;
+                    inputs = known.width.lit();
+                    check.flow = Flow::Known(known);
+                }
+                None => check.flow = Flow::Unknown,
+            }
+            continue;
+        }
         if let Some(loss) = &loss_seen {
             check.error(
                 &decl_layer.path,
@@ -268,7 +361,7 @@ pub fn resolve(decl: &NetworkDecl) -> syn::Result<Net<'_>> {
             continue;
         };
         if layers.is_empty() {
-            inputs = first_layer_inputs(&mut check, decl_layer, &layer);
+            inputs = first_layer_inputs(&mut check, decl_layer, &layer, input_dims);
             if inputs.is_none() {
                 check.flow = Flow::Unknown;
                 continue;
@@ -304,18 +397,20 @@ pub fn resolve(decl: &NetworkDecl) -> syn::Result<Net<'_>> {
             });
             stages.len() - 1
         };
-        let w = layer.outputs.clone();
-        check.flow = match &check.flow {
-            Flow::Known(_, prev, origin) if passes_width => {
-                let origin = if origin.is_empty() {
-                    format!(" (the outputs of `{prev}`)")
-                } else {
-                    origin.clone()
-                };
-                Flow::Known(w, layer.shown.clone(), origin)
+        let origin = match &check.flow {
+            Flow::Known(k) if passes_width && !k.input && k.origin.is_empty() => {
+                format!(" (the outputs of `{}`)", k.shown)
             }
-            _ => Flow::Known(w, layer.shown.clone(), String::new()),
+            Flow::Known(k) if passes_width => k.origin.clone(),
+            _ => String::new(),
         };
+        check.flow = Flow::Known(Known {
+            width: layer.outputs.clone(),
+            shown: layer.shown.clone(),
+            origin,
+            dims: layer.dims,
+            input: false,
+        });
         layers.push(layer);
     }
 
@@ -347,6 +442,7 @@ pub fn resolve(decl: &NetworkDecl) -> syn::Result<Net<'_>> {
         loss,
         stages,
         inputs,
+        input_dims,
         classes,
     })
 }
@@ -377,18 +473,7 @@ fn resolve_layer(
     let Some(builtin) = builtin else {
         return user_layer(check, decl_layer, field, index);
     };
-    let args = match &last.arguments {
-        PathArguments::None => Vec::new(),
-        PathArguments::AngleBracketed(a) => a.args.iter().collect(),
-        PathArguments::Parenthesized(p) => {
-            check.error(
-                p,
-                format!("`{type_name}` takes sizes in angle brackets, like `Affine<784, 50>`"),
-            );
-            return None;
-        }
-    };
-    let sizes: Vec<SizeArg> = args.into_iter().map(|a| size_arg(check, a)).collect();
+    let sizes = sizes_of(check, decl_layer)?;
     let resolved = (builtin.rule)(check, decl_layer, &sizes)?;
     let shown = shown_builtin(builtin.name, &sizes);
     Some(Layer {
@@ -401,6 +486,7 @@ fn resolve_layer(
         stage: 0,
         in_place: false,
         boundary: Boundary::Checked,
+        dims: resolved.dims,
     })
 }
 
@@ -432,12 +518,21 @@ fn user_layer(
         stage: 0,
         in_place: false,
         boundary: Boundary::Checked,
+        dims: None,
     })
 }
 
-fn first_layer_inputs(check: &mut Check, decl_layer: &LayerDecl, layer: &Layer) -> Option<usize> {
-    match &layer.builtin {
-        Some((b, args)) if b.name == "Affine" => args.first().and_then(Width::lit),
+fn first_layer_inputs(
+    check: &mut Check,
+    decl_layer: &LayerDecl,
+    layer: &Layer,
+    input: Option<Dims>,
+) -> Option<usize> {
+    match (&layer.builtin, input) {
+        (Some(_), Some([c, h, w])) => Some(c * h * w),
+        (Some((b, args)), None) if b.name == "Affine" => args.first().and_then(Width::lit),
+        // Reported by the layer's rule.
+        (Some((b, _)), None) if b.shaped => None,
         _ => {
             check.error(
                 &decl_layer.path,
@@ -449,6 +544,293 @@ fn first_layer_inputs(check: &mut Check, decl_layer: &LayerDecl, layer: &Layer) 
             None
         }
     }
+}
+
+/// `Input<C, H, W>` (written first, if at all).
+fn is_input(layer: &LayerDecl) -> bool {
+    layer.name.is_none()
+        && layer.path.segments.len() == 1
+        && layer.path.segments[0].ident == "Input"
+}
+
+/// `Input<C, H, W>`: the shape of one sample, channels first; only first.
+fn input_rule(check: &mut Check, decl_layer: &LayerDecl, position: usize) -> Option<Known> {
+    let sizes = sizes_of(check, decl_layer)?;
+    if position != 0 {
+        check.error(
+            &decl_layer.path,
+            format!(
+                "`Input<…>` gives the shape of the samples, so it comes first in `{}`",
+                check.decl.ident
+            ),
+        );
+        return None;
+    }
+    if sizes.len() != 3 {
+        check.error(
+            &decl_layer.path,
+            format!(
+                "`Input` takes three sizes, channels, height and width, as in `Input<1, 28, 28>`; found {}",
+                sizes.len()
+            ),
+        );
+        return None;
+    }
+    let dims = [sizes[0].value?, sizes[1].value?, sizes[2].value?];
+    let shown = format!("Input<{}, {}, {}>", dims[0], dims[1], dims[2]);
+    for size in &sizes {
+        if size.value == Some(0) {
+            check.error(size.tokens, format!("`{shown}` has a size of 0"));
+            return None;
+        }
+    }
+    Some(Known {
+        width: Width::Lit(dims.iter().product()),
+        shown,
+        origin: String::new(),
+        dims: Some(dims),
+        input: true,
+    })
+}
+
+/// The sizes written in a layer's angle brackets.
+fn sizes_of<'a>(check: &mut Check, decl_layer: &'a LayerDecl) -> Option<Vec<SizeArg<'a>>> {
+    let last = decl_layer.path.segments.last()?;
+    match &last.arguments {
+        PathArguments::None => Some(Vec::new()),
+        PathArguments::AngleBracketed(a) => {
+            Some(a.args.iter().map(|a| size_arg(check, a)).collect())
+        }
+        PathArguments::Parenthesized(p) => {
+            check.error(
+                p,
+                format!(
+                    "`{}` takes sizes in angle brackets, like `Affine<784, 50>`",
+                    last.ident
+                ),
+            );
+            None
+        }
+    }
+}
+
+/// The image a layer over images receives, and where it comes from (` from `Input<…>``,
+/// ` (the outputs of `Conv2d<…>`)`), or `None` (reported) if what flows in is not one.
+fn image_in(check: &mut Check, decl_layer: &LayerDecl, shown: &str) -> Option<(Dims, String)> {
+    let name = check.decl.ident.clone();
+    match &check.flow {
+        Flow::Unknown => None,
+        Flow::Start => {
+            check.error(
+                &decl_layer.path,
+                format!("`{shown}` needs the shape of its input: write `Input<C, H, W>` first in `{name}`, as `Input<1, 28, 28>` for one 28×28 channel"),
+            );
+            None
+        }
+        Flow::Known(k @ Known { dims: Some(d), .. }) => {
+            let from = if k.origin.is_empty() {
+                format!(" from `{}`", k.shown)
+            } else {
+                k.origin.clone()
+            };
+            Some((*d, from))
+        }
+        Flow::Known(k) => {
+            let what = match &k.width {
+                Width::Lit(n) => format!("a row of {n} values"),
+                Width::Of(_) => "values of a type the macro cannot see into".to_string(),
+            };
+            let message = format!(
+                "`{shown}` takes images (channels × height × width) but the previous layer `{}` produces {what}",
+                k.shown
+            );
+            check.error(&decl_layer.path, message);
+            None
+        }
+    }
+}
+
+/// `Conv2d<C_IN, C_OUT, K>` or `Conv2d<C_IN, C_OUT, K, STRIDE, PAD>`.
+fn conv_rule(check: &mut Check, decl_layer: &LayerDecl, sizes: &[SizeArg]) -> Option<Resolved> {
+    if sizes.len() != 3 && sizes.len() != 5 {
+        check.error(
+            &decl_layer.path,
+            format!(
+                "`Conv2d` takes three sizes, `Conv2d<C_IN, C_OUT, K>`, or five, `Conv2d<C_IN, C_OUT, K, STRIDE, PAD>`; found {}",
+                sizes.len()
+            ),
+        );
+        return None;
+    }
+    let values: Vec<usize> = sizes.iter().map(|s| s.value).collect::<Option<_>>()?;
+    let (ci, co, k) = (values[0], values[1], values[2]);
+    let (stride, pad) = (
+        values.get(3).copied().unwrap_or(1),
+        values.get(4).copied().unwrap_or(0),
+    );
+    let shown = shown_builtin("Conv2d", sizes);
+    for (i, what) in [
+        (0, "input channels"),
+        (1, "output channels"),
+        (2, "as kernel side"),
+    ] {
+        if values[i] == 0 {
+            check.error(
+                sizes[i].tokens,
+                format!("`{shown}` has 0 {what}; it needs at least one"),
+            );
+            return None;
+        }
+    }
+    if stride == 0 {
+        check.error(
+            sizes[3].tokens,
+            format!("`{shown}` has stride 0; it needs at least one"),
+        );
+        return None;
+    }
+    let ([c, h, w], from) = image_in(check, decl_layer, &shown)?;
+    let image = shown_dims([c, h, w]);
+    if ci != c {
+        let channels = if c == 1 { "channel" } else { "channels" };
+        check.error(
+            sizes[0].tokens,
+            format!("`{shown}` expects {ci} input channels but gets {c} {channels}: a {image} image{from}"),
+        );
+    }
+    let (ph, pw) = (h + 2 * pad, w + 2 * pad);
+    if k > ph || k > pw {
+        let input = if pad == 0 {
+            format!("its {h}×{w} input")
+        } else {
+            format!("its input, {h}×{w} padded to {ph}×{pw}")
+        };
+        check.error(
+            sizes[2].tokens,
+            format!("`{shown}`: its {k}×{k} kernel is larger than {input}{from}"),
+        );
+        return None;
+    }
+    if (ph - k) % stride != 0 || (pw - k) % stride != 0 {
+        let fits = |k: usize| (ph - k).is_multiple_of(stride) && (pw - k).is_multiple_of(stride);
+        let kernels: Vec<String> = (k.saturating_sub(stride - 1).max(1)..k + stride)
+            .filter(|&k2| k2 != k && k2 <= ph.min(pw) && fits(k2))
+            .map(|k2| format!("{k2}×{k2}"))
+            .collect();
+        let sides = |n: usize| {
+            let below = n - (n - k) % stride;
+            let mut v = vec![below + stride];
+            if below >= k {
+                v.insert(0, below);
+            }
+            v.into_iter().map(|p| p - 2 * pad).collect::<Vec<_>>()
+        };
+        let (hs, ws) = (sides(ph), sides(pw));
+        let inputs: Vec<String> = hs
+            .iter()
+            .zip(&ws)
+            .map(|(a, b)| format!("{a}×{b}"))
+            .collect();
+        let mut hint = String::new();
+        if !kernels.is_empty() {
+            hint += &format!("a {} kernel, or ", kernels.join(" or "));
+        }
+        hint += &format!("a {} input", inputs.join(" or "));
+        check.error(
+            sizes[3].tokens,
+            format!(
+                "`{shown}` does not tile its {image} input{from}: {k}×{k} kernels every {stride} pixels leave pixels out (PyTorch would drop them silently); {hint} would fit"
+            ),
+        );
+        return None;
+    }
+    let (oh, ow) = ((ph - k) / stride + 1, (pw - k) / stride + 1);
+    let lits = [ci, co, k, stride, pad, h, w, oh, ow, ci * k * k, oh * ow];
+    Some(Resolved {
+        args: lits.into_iter().map(Width::Lit).collect(),
+        outputs: Width::Lit(co * oh * ow),
+        params: co * ci * k * k + co,
+        dims: Some([co, oh, ow]),
+    })
+}
+
+/// `MaxPool<P>` or `MaxPool<P, STRIDE>` (stride `P` if not written).
+fn pool_rule(check: &mut Check, decl_layer: &LayerDecl, sizes: &[SizeArg]) -> Option<Resolved> {
+    if sizes.is_empty() || sizes.len() > 2 {
+        check.error(
+            &decl_layer.path,
+            format!(
+                "`MaxPool` takes a window side, `MaxPool<2>`, and optionally a stride, `MaxPool<3, 2>`; found {} sizes",
+                sizes.len()
+            ),
+        );
+        return None;
+    }
+    let p = sizes[0].value?;
+    let stride = match sizes.get(1) {
+        Some(s) => s.value?,
+        None => p,
+    };
+    let shown = shown_builtin("MaxPool", sizes);
+    let culprit = sizes.get(1).unwrap_or(&sizes[0]).tokens;
+    if p == 0 || stride == 0 {
+        check.error(
+            culprit,
+            format!("`{shown}` has a size of 0; windows and strides need at least one pixel"),
+        );
+        return None;
+    }
+    let ([c, h, w], from) = image_in(check, decl_layer, &shown)?;
+    let image = shown_dims([c, h, w]);
+    if p > h || p > w {
+        check.error(
+            sizes[0].tokens,
+            format!("`{shown}`: its {p}×{p} window is larger than its {image} input{from}"),
+        );
+        return None;
+    }
+    if (h - p) % stride != 0 || (w - p) % stride != 0 {
+        let sides = |n: usize| {
+            let below = n - (n - p) % stride;
+            let mut v = vec![below + stride];
+            if below >= p {
+                v.insert(0, below);
+            }
+            v
+        };
+        let inputs: Vec<String> = sides(h)
+            .iter()
+            .zip(&sides(w))
+            .map(|(a, b)| format!("{a}×{b}"))
+            .collect();
+        let mut hint = format!("a {} input", inputs.join(" or "));
+        if sizes.len() == 1 {
+            let windows: Vec<String> = (2..h.min(w))
+                .filter(|q| h % q == 0 && w % q == 0)
+                .map(|q| format!("`MaxPool<{q}>`"))
+                .collect();
+            if !windows.is_empty() {
+                hint = format!("{} or {hint}", windows.join(", "));
+            }
+        }
+        check.error(
+            culprit,
+            format!(
+                "`{shown}` does not tile its {image} input{from}: {p}×{p} windows every {stride} pixels leave pixels out (PyTorch would drop them silently); {hint} would fit"
+            ),
+        );
+        return None;
+    }
+    let (oh, ow) = ((h - p) / stride + 1, (w - p) / stride + 1);
+    Some(Resolved {
+        args: [c, h, w, p, stride, oh, ow]
+            .into_iter()
+            .map(Width::Lit)
+            .collect(),
+        outputs: Width::Lit(c * oh * ow),
+        params: 0,
+        dims: Some([c, oh, ow]),
+    })
 }
 
 /// `Affine<IN, OUT>`: two sizes; its inputs must be what flows in.
@@ -473,11 +855,15 @@ fn affine_rule(check: &mut Check, decl_layer: &LayerDecl, sizes: &[SizeArg]) -> 
             );
         }
     }
-    if let Flow::Known(Width::Lit(width), prev, origin) = &check.flow {
+    if let Flow::Known(
+        known @ Known {
+            width: Width::Lit(width),
+            ..
+        },
+    ) = &check.flow
+    {
         if *width != i {
-            let message = format!(
-                "`{shown}` expects {i} inputs but the previous layer `{prev}` produces {width}{origin}"
-            );
+            let message = format!("`{shown}` expects {i} inputs but {}", known.produces());
             check.error(sizes[0].tokens, message);
         }
     }
@@ -485,6 +871,7 @@ fn affine_rule(check: &mut Check, decl_layer: &LayerDecl, sizes: &[SizeArg]) -> 
         args: vec![Width::Lit(i), Width::Lit(o)],
         outputs: Width::Lit(o),
         params: i * o + o,
+        dims: None,
     })
 }
 
@@ -526,25 +913,43 @@ fn width_rule(check: &mut Check, decl_layer: &LayerDecl, sizes: &[SizeArg]) -> O
             );
             return None;
         }
-        (Flow::Known(Width::Lit(width), prev, origin), Some((n, tokens))) => {
+        (
+            Flow::Known(
+                known @ Known {
+                    width: Width::Lit(width),
+                    ..
+                },
+            ),
+            Some((n, tokens)),
+        ) => {
             let width = *width;
             if n != width {
-                let message = format!(
-                    "`{shown}` has {n} {what} but the previous layer `{prev}` produces {width}{origin}"
-                );
+                let message = format!("`{shown}` has {n} {what} but {}", known.produces());
                 check.error(tokens, message);
             }
             // On a mismatch the layers after it are checked against what really flows.
             Width::Lit(width)
         }
         // After a user layer, the compiler checks a stated width.
-        (Flow::Known(Width::Of(_), _, _), Some((n, _))) => Width::Lit(n),
-        (Flow::Known(width, _, _), None) => width.clone(),
+        (
+            Flow::Known(Known {
+                width: Width::Of(_),
+                ..
+            }),
+            Some((n, _)),
+        ) => Width::Lit(n),
+        (Flow::Known(known), None) => known.width.clone(),
+    };
+    // Activations keep the image shape; the loss takes a flat row.
+    let dims = match &check.flow {
+        Flow::Known(known) if base != "SoftmaxWithLoss" => known.dims,
+        _ => None,
     };
     Some(Resolved {
         args: vec![width.clone()],
         outputs: width,
         params: 0,
+        dims,
     })
 }
 
@@ -751,6 +1156,46 @@ mod tests {
             "`Affine<40, 30>` expects 40 inputs but the previous layer `Affine<784, 50>` produces 50 | \
              `Relu<20>` has 20 features but the previous layer `Affine<40, 30>` produces 30 | \
              `Relu` comes after the loss layer `SoftmaxWithLoss`; the loss layer must be the last layer of `N`"
+        );
+    }
+
+    #[test]
+    fn convolution_sizes_are_computed_from_the_literals() {
+        let layers = resolve_str(
+            "struct N< Input<1, 28, 28>, Conv2d<1, 30, 5>, Relu, MaxPool<2>, Conv2d<30, 8, 4, 2, 1>, Affine<288, 10>, SoftmaxWithLoss >",
+        )
+        .unwrap();
+        let rows: Vec<_> = layers
+            .iter()
+            .map(|l| (l.0.as_str(), l.2.clone(), l.3, l.4))
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                ("conv1", Width::Lit(30 * 24 * 24), 0, false),
+                ("relu1", Width::Lit(30 * 24 * 24), 0, true),
+                ("pool1", Width::Lit(30 * 12 * 12), 1, false),
+                // (12 + 2 − 4) / 2 + 1 = 6.
+                ("conv2", Width::Lit(8 * 6 * 6), 2, false),
+                ("affine1", Width::Lit(10), 3, false),
+                ("softmax_with_loss", Width::Lit(10), 3, false),
+            ]
+        );
+    }
+
+    #[test]
+    fn input_comes_first_and_convolutions_need_it() {
+        let err =
+            resolve_str("struct N< Affine<4, 4>, Input<1, 2, 2>, SoftmaxWithLoss >").unwrap_err();
+        assert!(
+            err.starts_with("`Input<…>` gives the shape of the samples, so it comes first"),
+            "{err}"
+        );
+        let err =
+            resolve_str("struct N< Input<1, 4, 4>, Affine<15, 2>, SoftmaxWithLoss >").unwrap_err();
+        assert_eq!(
+            err,
+            "`Affine<15, 2>` expects 15 inputs but the samples, `Input<1, 4, 4>`, hold 1×4×4 = 16"
         );
     }
 

@@ -53,7 +53,7 @@ pub fn stub(decl: &NetworkDecl) -> TokenStream {
     let user_types = decl.layers.iter().map(|l| &l.path).filter(|p| {
         p.segments
             .last()
-            .is_some_and(|s| !BUILTINS.iter().any(|b| s.ident == b.name))
+            .is_some_and(|s| s.ident != "Input" && !BUILTINS.iter().any(|b| s.ident == b.name))
     });
     quote! {
         #[allow(dead_code)]
@@ -237,10 +237,11 @@ impl<'a> Gen<'a> {
             Width::Lit(n) => format!(", {n} classes"),
             Width::Of(_) => String::new(),
         };
-        format!(
-            " Layers: {chain}. {} inputs per sample{classes}{params}.",
-            self.net.inputs
-        )
+        let inputs = match self.net.input_dims {
+            Some([c, h, w]) => format!("{c}×{h}×{w} = {}", self.net.inputs),
+            None => self.net.inputs.to_string(),
+        };
+        format!(" Layers: {chain}. {inputs} inputs per sample{classes}{params}.")
     }
 
     fn param_struct(&self) -> TokenStream {
@@ -380,7 +381,7 @@ impl<'a> Gen<'a> {
         let layer = &self.net.body[k];
         let prev = &self.net.stages[self.net.body[k - 1].stage].field;
         let b = buffer(prev);
-        if layer.boundary == Boundary::Checked {
+        if layer.boundary == Boundary::Checked && !layer.reshapes() {
             quote!(&#b)
         } else {
             quote!(::typenet::__private::reshape(&#b))
@@ -405,7 +406,10 @@ impl<'a> Gen<'a> {
                 continue;
             }
             let sample = &self.samples[layer.stage];
-            let (x_train, x_predict) = if k == 0 {
+            let (x_train, x_predict) = if k == 0 && layer.reshapes() {
+                let x = quote!(::typenet::__private::reshape(x));
+                (x.clone(), x)
+            } else if k == 0 {
                 (quote!(x), quote!(x))
             } else {
                 (
@@ -413,7 +417,7 @@ impl<'a> Gen<'a> {
                     self.input(k, |b| format_ident!("__{}", b).into_token_stream()),
                 )
             };
-            let (y_train, y_predict) = if layer.builtin.is_some() {
+            let (y_train, y_predict) = if !layer.reshapes() {
                 (quote!(&mut cache.#out), quote!(&mut #local))
             } else {
                 (
@@ -452,10 +456,15 @@ impl<'a> Gen<'a> {
                 continue;
             }
             let (x, dx) = if k == 0 {
-                (quote!(x), quote!(::core::option::Option::None))
+                let x = if layer.reshapes() {
+                    quote!(::typenet::__private::reshape(x))
+                } else {
+                    quote!(x)
+                };
+                (x, quote!(::core::option::Option::None))
             } else {
                 let pgrad = &self.net.stages[self.net.body[k - 1].stage].grad;
-                let dx = if layer.boundary == Boundary::Checked {
+                let dx = if layer.boundary == Boundary::Checked && !layer.reshapes() {
                     quote!(&mut cache.#pgrad)
                 } else {
                     quote!(::typenet::__private::reshape_mut(&mut cache.#pgrad))
@@ -465,7 +474,7 @@ impl<'a> Gen<'a> {
                     quote!(::core::option::Option::Some(#dx)),
                 )
             };
-            let (y, dy) = if layer.builtin.is_some() {
+            let (y, dy) = if !layer.reshapes() {
                 (quote!(&cache.#out), quote!(&cache.#grad))
             } else {
                 (
@@ -483,7 +492,19 @@ impl<'a> Gen<'a> {
         calls
     }
 
+    /// Samples per batch of `predict_into` and the other slice methods: 32, or fewer when
+    /// the activations of 32 would take more than 512 KiB of stack in `f64` (a convolutional
+    /// network's are large). With user layers, whose sizes the macro cannot see, 32.
+    fn predict_batch(&self) -> usize {
+        let widths: Option<usize> = self.net.stages.iter().map(|s| s.width.lit()).sum();
+        match (widths, self.net.classes.lit()) {
+            (Some(w), Some(c)) => ((1 << 16) / (w + 2 * c).max(1)).clamp(1, 32),
+            _ => 32,
+        }
+    }
+
     fn inherent_impl(&self) -> TokenStream {
+        let chunk = lit(self.predict_batch());
         let (name, cache) = (self.name, &self.cache);
         let inputs = lit(self.net.inputs);
         let (classes, params) = (self.classes(), self.params());
@@ -531,6 +552,9 @@ impl<'a> Gen<'a> {
                 pub const PARAMS: usize = #params;
                 /// The layers, as declared.
                 pub const LAYERS: &'static [&'static str] = &[#(#shown),*];
+                /// Samples per batch of [`predict_into`](Self::predict_into) and the other
+                /// slice methods, whose activations live on the stack.
+                pub const PREDICT_BATCH: usize = #chunk;
 
                 /// A network whose parameters are all zero.
                 pub fn zeros() -> Self {
@@ -596,13 +620,13 @@ impl<'a> Gen<'a> {
                 }
 
                 /// The scores of any number of samples (a slice, a `Vec`, an array), written to
-                /// `scores` row by row, in batches of 32 on the stack: no allocation.
+                /// `scores` row by row, in batches of `PREDICT_BATCH` on the stack: no allocation.
                 ///
                 /// An error, and nothing written, if `scores` has not one row per sample.
                 pub fn predict_into<#x_bound>(&self, x: &[X], scores: &mut [[T; #classes]]) -> ::core::result::Result<(), ::typenet::LengthMismatch> {
                     ::typenet::__private::same_length(x.len(), scores.len())?;
-                    let (xs, x_rest) = x.as_chunks::<32>();
-                    let (ss, s_rest) = scores.as_chunks_mut::<32>();
+                    let (xs, x_rest) = x.as_chunks::<#chunk>();
+                    let (ss, s_rest) = scores.as_chunks_mut::<#chunk>();
                     for (x, s) in xs.iter().zip(ss) {
                         *s = self.predict(x);
                     }
@@ -616,8 +640,8 @@ impl<'a> Gen<'a> {
                 /// error, and nothing written, if `classes` has not one entry per sample.
                 pub fn classify_into<#x_bound>(&self, x: &[X], classes: &mut [usize]) -> ::core::result::Result<(), ::typenet::LengthMismatch> {
                     ::typenet::__private::same_length(x.len(), classes.len())?;
-                    let (xs, x_rest) = x.as_chunks::<32>();
-                    let (cs, c_rest) = classes.as_chunks_mut::<32>();
+                    let (xs, x_rest) = x.as_chunks::<#chunk>();
+                    let (cs, c_rest) = classes.as_chunks_mut::<#chunk>();
                     for (x, c) in xs.iter().zip(cs) {
                         *c = self.classify(x);
                     }
@@ -628,14 +652,14 @@ impl<'a> Gen<'a> {
                 }
 
                 /// The mean loss over any number of samples and their targets, in batches of
-                /// 32 (no allocation); zero for none. An error if the lengths differ.
+                /// `PREDICT_BATCH` (no allocation); zero for none. An error if the lengths differ.
                 pub fn loss_of<#x_bound, #t_bound>(&self, x: &[X], t: &[Y]) -> ::core::result::Result<T, ::typenet::LengthMismatch> {
                     ::typenet::__private::same_length(x.len(), t.len())?;
-                    let (xs, x_rest) = x.as_chunks::<32>();
-                    let (ts, t_rest) = t.as_chunks::<32>();
+                    let (xs, x_rest) = x.as_chunks::<#chunk>();
+                    let (ts, t_rest) = t.as_chunks::<#chunk>();
                     let mut total = T::zero();
                     for (x, t) in xs.iter().zip(ts) {
-                        total = total + self.loss(x, t) * T::from_f64(32.0);
+                        total = total + self.loss(x, t) * T::from_f64(#chunk as f64);
                     }
                     for (x, t) in x_rest.iter().zip(t_rest) {
                         total = total + self.loss(::core::array::from_ref(x), ::core::array::from_ref(t));
@@ -644,13 +668,13 @@ impl<'a> Gen<'a> {
                 }
 
                 /// The fraction of any number of samples whose predicted class is the target's
-                /// class, in batches of 32 (no allocation); zero for none. An error if the
+                /// class, in batches of `PREDICT_BATCH` (no allocation); zero for none. An error if the
                 /// lengths differ.
                 pub fn accuracy_of<#x_bound, #t_bound>(&self, x: &[X], t: &[Y]) -> ::core::result::Result<T, ::typenet::LengthMismatch> {
                     ::typenet::__private::same_length(x.len(), t.len())?;
                     let mut hits = 0usize;
-                    let (xs, x_rest) = x.as_chunks::<32>();
-                    let (ts, t_rest) = t.as_chunks::<32>();
+                    let (xs, x_rest) = x.as_chunks::<#chunk>();
+                    let (ts, t_rest) = t.as_chunks::<#chunk>();
                     let mut count = |classes: &[usize], t: &[Y]| {
                         hits += classes
                             .iter()

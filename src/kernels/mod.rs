@@ -354,14 +354,19 @@ fn scale_bytes_body<
     }
 }
 
+mod conv;
 mod gemm;
 mod gradient;
+mod pool;
 mod sparse;
 #[cfg(test)]
 mod tests;
 
+pub use conv::Geometry;
+use conv::{conv_forward_body, conv_weight_gradient_body};
 use gemm::{forward_body, transposed_body};
 use gradient::weight_gradient_body;
+use pool::{max_pool_backward_body, max_pool_body};
 
 /// `dx[r] = dy[r] · wᵀ` for every row `r`, with `w` stored (in, out).
 ///
@@ -467,4 +472,175 @@ fn weight_gradient_rows_with<T: Scalar, const I: usize, const O: usize>(
     density: Density,
 ) {
     run!(kernel, weight_gradient_body(x: &[[T; I]], dy: &[[T; O]], dw: &mut [[T; O]], first: usize, density: Density))
+}
+
+/// One sample of a 2-D convolution: `y[co][pix] = b[co] + Σ_p w[co][p] · col[p][pix]`, where
+/// `x` is the sample (`channels·height·width` values, channels first), `w` has one row of
+/// `PATCH = channels·window²` weights per output channel (PyTorch's layout, flattened) and
+/// `y` one row of `PIXELS = out_height·out_width` outputs per output channel.
+///
+/// ```
+/// use typenet::kernels::{conv_forward, Geometry};
+/// // A 3×3 image, one 2×2 kernel, stride 1, no padding: four outputs.
+/// let g = Geometry { channels: 1, height: 3, width: 3, window: 2, stride: 1, pad: 0, out_height: 2, out_width: 2 };
+/// let x = [1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0];
+/// let w = [[1.0, 0.0, 0.0, 1.0]]; // x[i][j] + x[i+1][j+1]
+/// let mut y = [[0.0; 4]];
+/// conv_forward(&g, &x, &w, &[0.5], &mut y);
+/// assert_eq!(y, [[6.5, 8.5, 12.5, 14.5]]);
+/// ```
+#[inline]
+pub fn conv_forward<T: Scalar, const PATCH: usize, const PIXELS: usize>(
+    g: &Geometry,
+    x: &[T],
+    w: &[[T; PATCH]],
+    b: &[T],
+    y: &mut [[T; PIXELS]],
+) {
+    conv_forward_with(Kernel::detect(), g, x, w, b, y)
+}
+
+/// [`conv_forward`] on a chosen kernel.
+#[allow(unsafe_code)] // see `run!`
+pub fn conv_forward_with<T: Scalar, const I: usize, const O: usize>(
+    kernel: Kernel,
+    g: &Geometry,
+    x: &[T],
+    w: &[[T; I]],
+    b: &[T],
+    y: &mut [[T; O]],
+) {
+    for (yr, &bias) in y.iter_mut().zip(b) {
+        yr.fill(bias);
+    }
+    let rows = w.len().min(y.len()).min(b.len());
+    let (w, y) = (&w[..rows], &mut y[..rows]);
+    run!(kernel, conv_forward_body(g: &Geometry, x: &[T], w: &[[T; I]], y: &mut [[T; O]]))
+}
+
+/// The parameter gradients of [`conv_forward`] for one sample, added to `dw` and `db`:
+/// `dw[co][p] += Σ_pix dy[co][pix] · col[p][pix]`, `db[co] += Σ_pix dy[co][pix]`.
+///
+/// ```
+/// use typenet::kernels::{conv_weight_gradient, Geometry};
+/// let g = Geometry { channels: 1, height: 3, width: 3, window: 2, stride: 1, pad: 0, out_height: 2, out_width: 2 };
+/// let x = [1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0];
+/// let (mut dw, mut db) = ([[0.0; 4]], [0.0]);
+/// conv_weight_gradient(&g, &x, &[[1.0, 0.0, 0.0, 0.0]], &mut dw, &mut db);
+/// assert_eq!(dw, [[1.0, 2.0, 4.0, 5.0]]); // the patch under the first output
+/// assert_eq!(db, [1.0]);
+/// ```
+#[inline]
+pub fn conv_weight_gradient<T: Scalar, const PIXELS: usize, const PATCH: usize>(
+    g: &Geometry,
+    x: &[T],
+    dy: &[[T; PIXELS]],
+    dw: &mut [[T; PATCH]],
+    db: &mut [T],
+) {
+    conv_weight_gradient_with(Kernel::detect(), g, x, dy, dw, db)
+}
+
+/// [`conv_weight_gradient`] on a chosen kernel.
+#[allow(unsafe_code)] // see `run!`
+pub fn conv_weight_gradient_with<T: Scalar, const I: usize, const O: usize>(
+    kernel: Kernel,
+    g: &Geometry,
+    x: &[T],
+    dy: &[[T; I]],
+    dw: &mut [[T; O]],
+    db: &mut [T],
+) {
+    for (d, row) in db.iter_mut().zip(dy) {
+        *d = *d + sum(row);
+    }
+    let rows = dy.len().min(dw.len());
+    let (dy, dw) = (&dy[..rows], &mut dw[..rows]);
+    run!(kernel, conv_weight_gradient_body(g: &Geometry, x: &[T], dy: &[[T; I]], dw: &mut [[T; O]]))
+}
+
+/// `Σ values` in [`LANES`] partial sums (one chain of additions would wait on each one).
+#[inline]
+fn sum<T: Scalar>(values: &[T]) -> T {
+    let (chunks, tail) = values.as_chunks::<LANES>();
+    let mut acc = [T::zero(); LANES];
+    for c in chunks {
+        for (a, &v) in acc.iter_mut().zip(c) {
+            *a = *a + v;
+        }
+    }
+    let tail = tail.iter().fold(T::zero(), |s, &v| s + v);
+    acc.iter().fold(T::zero(), |s, &v| s + v) + tail
+}
+
+/// The input gradient of [`conv_forward`] for one sample, written to `dx`: `dcol = wᵀ · dy`
+/// (`wt` is `w` transposed, one row of `C_OUT` per kernel weight; `dcol` is scratch, one row
+/// per kernel weight), then each `dcol[p][pix]` added to the input it was read from.
+pub fn conv_input_gradient<T: Scalar, const C_OUT: usize, const PIXELS: usize>(
+    g: &Geometry,
+    wt: &[[T; C_OUT]],
+    dy: &[[T; PIXELS]; C_OUT],
+    dcol: &mut [[T; PIXELS]],
+    dx: &mut [T],
+) {
+    matmul_bias(wt, dy, &[T::zero(); PIXELS], dcol);
+    dx.fill(T::zero());
+    g.scatter(dcol.as_flattened(), PIXELS, dx);
+}
+
+/// Max pooling of one sample: `x` has a row of `I` (the input width) per channel and input
+/// row, `y` a row of `O` (the output width) per channel and output row; `g` gives the window
+/// and stride. NaN inputs reach the output.
+///
+/// ```
+/// use typenet::kernels::{max_pool, Geometry};
+/// let g = Geometry { channels: 1, height: 2, width: 4, window: 2, stride: 2, pad: 0, out_height: 1, out_width: 2 };
+/// let mut y = [[0.0f32; 2]];
+/// max_pool(&g, &[[1.0, 5.0, 2.0, 0.0], [3.0, 4.0, 8.0, 7.0]], &mut y);
+/// assert_eq!(y, [[5.0, 8.0]]);
+/// ```
+#[inline]
+pub fn max_pool<T: Scalar, const I: usize, const O: usize>(
+    g: &Geometry,
+    x: &[[T; I]],
+    y: &mut [[T; O]],
+) {
+    max_pool_with(Kernel::detect(), g, x, y)
+}
+
+/// [`max_pool`] on a chosen kernel.
+#[allow(unsafe_code)] // see `run!`
+pub fn max_pool_with<T: Scalar, const I: usize, const O: usize>(
+    kernel: Kernel,
+    g: &Geometry,
+    x: &[[T; I]],
+    y: &mut [[T; O]],
+) {
+    run!(kernel, max_pool_body(g: &Geometry, x: &[[T; I]], y: &mut [[T; O]]))
+}
+
+/// The input gradient of [`max_pool`], written to `dx`: each window's gradient goes to the
+/// first of its inputs (in reading order) that equals its output `y`.
+#[inline]
+pub fn max_pool_backward<T: Scalar, const I: usize, const O: usize>(
+    g: &Geometry,
+    x: &[[T; I]],
+    y: &[[T; O]],
+    dy: &[[T; O]],
+    dx: &mut [[T; I]],
+) {
+    max_pool_backward_with(Kernel::detect(), g, x, y, dy, dx)
+}
+
+/// [`max_pool_backward`] on a chosen kernel.
+#[allow(unsafe_code)] // see `run!`
+pub fn max_pool_backward_with<T: Scalar, const I: usize, const O: usize>(
+    kernel: Kernel,
+    g: &Geometry,
+    x: &[[T; I]],
+    y: &[[T; O]],
+    dy: &[[T; O]],
+    dx: &mut [[T; I]],
+) {
+    run!(kernel, max_pool_backward_body(g: &Geometry, x: &[[T; I]], y: &[[T; O]], dy: &[[T; O]], dx: &mut [[T; I]]))
 }

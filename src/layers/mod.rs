@@ -1,4 +1,4 @@
-//! The layers of chapter 5, each with its forward and backward pass on a batch of `B` rows.
+//! The built-in layers (chapters 5 and 7), each with its forward and backward pass on a batch of `B` rows.
 //!
 //! A layer type holds only its parameters (`Affine`) or nothing at all (`Relu`, `Sigmoid`,
 //! `SoftmaxWithLoss` are zero-sized and carry their width in the type). Activations and
@@ -7,8 +7,12 @@
 
 mod activation;
 mod affine;
+mod conv;
+mod pool;
 mod softmax;
 
 pub use activation::{Relu, Sigmoid};
 pub use affine::Affine;
+pub use conv::Conv2d;
+pub use pool::MaxPool;
 pub use softmax::SoftmaxWithLoss;

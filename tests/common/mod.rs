@@ -19,3 +19,17 @@ pub fn scratch(name: &str) -> PathBuf {
 }
 
 pub mod user_layers;
+
+/// Runs `f` on a thread with a 512 MiB stack (reserved, not used): a convolutional network,
+/// its optimizer and its cache are megabytes each, and a value on its way into a `Box`
+/// may pass through the stack, which on a test thread is 2 MiB.
+pub fn on_large_stack<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    std::thread::scope(|s| {
+        std::thread::Builder::new()
+            .stack_size(512 << 20)
+            .spawn_scoped(s, f)
+            .expect("a thread can be spawned")
+            .join()
+            .unwrap_or_else(|e| std::panic::resume_unwind(e))
+    })
+}

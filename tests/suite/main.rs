@@ -5,6 +5,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod conv;
 mod gradient_check;
 mod idx;
 mod layers;
