@@ -695,6 +695,93 @@ impl<T: Scalar, N: Network<T>> Optimizer<T, N> for AnyOptimizer<T, N> {
     }
 }
 
+/// Weight decay (the book's L2 regularisation, `weight_decay_lambda`, chapter 6) around any
+/// optimizer: before each step, `λ·W` is added to the gradient of every weight tensor
+/// ([`Role::Weight`](crate::layer::Role::Weight); biases, gains and state are left alone).
+/// That is the gradient of the penalty `½·λ·Σ W²`; the loss a trainer reports does not
+/// include the penalty itself.
+///
+/// ```
+/// use typenet::prelude::*;
+/// use typenet::optim::WeightDecay;
+/// network! { struct Net< Affine<1, 1>, SoftmaxWithLoss<1> > }
+/// let mut net = Net::<f64>::zeros();
+/// net.affine1.w = [[2.0]];
+/// net.affine1.b = [2.0];
+/// // A zero gradient: only the decay moves the weight, 2 − 0.5 · (0.1 · 2) = 1.9.
+/// let mut opt = WeightDecay::new(Sgd::new(0.5), 0.1);
+/// opt.step(&mut net, &Net::zeros());
+/// assert_eq!((net.affine1.w, net.affine1.b), ([[1.9]], [2.0]));
+/// ```
+///
+/// λ is a setting, like a learning rate: checkpoints save the wrapped optimizer's state,
+/// and a resumed run wraps it again.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WeightDecay<O, T> {
+    /// The optimizer the decayed gradient goes to.
+    pub inner: O,
+    /// λ, at least zero (0 turns it off).
+    pub lambda: T,
+}
+
+impl<O, T: Scalar> WeightDecay<O, T> {
+    /// `inner` with decay `lambda`.
+    pub fn new(inner: O, lambda: T) -> Self {
+        WeightDecay { inner, lambda }
+    }
+
+    /// `grads += λ·params` over the weight tensors.
+    fn decay<N: Network<T>>(&self, params: &N, grads: &mut N) {
+        for index in 0..N::TENSOR_COUNT {
+            let is_weight = N::tensor_info(index)
+                .is_some_and(|info| matches!(info.role, crate::layer::Role::Weight { .. }));
+            if let (true, Some(p), Some(g)) =
+                (is_weight, params.tensor(index), grads.tensor_mut(index))
+            {
+                for (g, &p) in g.iter_mut().zip(p) {
+                    *g = *g + self.lambda * p;
+                }
+            }
+        }
+    }
+}
+
+impl<T: Scalar, N: Network<T> + Clone, O: Optimizer<T, N>> Optimizer<T, N> for WeightDecay<O, T> {
+    fn step(&mut self, params: &mut N, grads: &N) {
+        let mut decayed = grads.clone();
+        self.decay(params, &mut decayed);
+        self.inner.step(params, &decayed);
+    }
+    fn step_into(&self, params: &N, grads: &mut N, next: &mut Self) -> bool {
+        self.decay(params, grads);
+        next.lambda = self.lambda;
+        self.inner.step_into(params, grads, &mut next.inner)
+    }
+    fn validate(&self) -> Result<(), InvalidState> {
+        if !(self.lambda.is_finite() && self.lambda >= T::zero()) {
+            return Err(InvalidState(
+                "the weight decay must be finite and not negative",
+            ));
+        }
+        self.inner.validate()
+    }
+    fn name(&self) -> &'static str {
+        self.inner.name()
+    }
+    fn slots(&self) -> &[N] {
+        self.inner.slots()
+    }
+    fn slots_mut(&mut self) -> &mut [N] {
+        self.inner.slots_mut()
+    }
+    fn steps(&self) -> u64 {
+        self.inner.steps()
+    }
+    fn set_steps(&mut self, steps: u64) {
+        self.inner.set_steps(steps)
+    }
+}
+
 #[cfg(all(test, feature = "parallel"))]
 mod tests {
     use super::*;

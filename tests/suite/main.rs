@@ -6,6 +6,7 @@
 mod common;
 
 mod conv;
+mod convnet_training;
 mod gradient_check;
 mod idx;
 mod layers;
