@@ -60,6 +60,7 @@ mod init;
 mod layers;
 mod network;
 mod rng;
+mod rows;
 mod sample;
 mod scalar;
 
@@ -87,6 +88,7 @@ pub use layers::{Affine, Conv2d, MaxPool, Relu, Sigmoid, SoftmaxWithLoss};
 pub use network::{Network, TensorInfo};
 pub use optim::{AdaGrad, Adam, AnyOptimizer, Momentum, Optimizer, RmsProp, Sgd};
 pub use rng::Rng;
+pub use rows::Rows;
 pub use sample::{Class, LengthMismatch, Sample, Target};
 pub use scalar::Scalar;
 

@@ -145,3 +145,36 @@ fn user_layers_train_and_predict_without_allocating() {
         "prediction allocated"
     );
 }
+
+network! {
+    /// Convolution (stride 2, padding 1, and a second one whose input gradient is needed)
+    /// and pooling, on the bundled digits.
+    pub struct Conv< Input<1, 28, 28>, Conv2d<1, 4, 4, 2, 1>, Relu, Conv2d<4, 6, 3, 1, 1>,
+                     MaxPool<2>, Affine<294, 10>, SoftmaxWithLoss >
+}
+
+#[test]
+fn convolutional_networks_train_and_predict_without_allocating() {
+    let mnist = common::bundled::<f32>();
+    let (x, t) = mnist.train.check_for::<Conv>().unwrap();
+    let mut trainer = Trainer::<f32, Conv, _, 100>::new(Conv::new(0), Adam::default(), 0);
+    trainer.step(x, &t).unwrap();
+    assert_eq!(
+        allocations(|| for _ in 0..5 {
+            trainer.step(x, &t).unwrap();
+        }),
+        0,
+        "Trainer::step allocated"
+    );
+    let net = trainer.net();
+    let one: &[[f32; 784]; 1] = x[..1].try_into().unwrap();
+    let mut scores = vec![[0.0f32; 10]; 100];
+    assert_eq!(
+        allocations(|| {
+            black_box(net.predict(black_box(one)));
+            net.predict_into(black_box(&x[..100]), &mut scores).unwrap();
+        }),
+        0,
+        "prediction allocated"
+    );
+}

@@ -278,15 +278,15 @@ impl<'a> Gen<'a> {
             let doc_f = format!(" Output of {}, one row per sample.", s.shown);
             let doc_g = format!(" Gradient of the loss with respect to `{f}`.");
             quote! {
-                #[doc = #doc_f] pub #f: [#ty; B],
-                #[doc = #doc_g] pub #g: [#ty; B],
+                #[doc = #doc_f] pub #f: ::typenet::Rows<#ty, B>,
+                #[doc = #doc_g] pub #g: ::typenet::Rows<#ty, B>,
             }
         });
         let zeros = self.net.stages.iter().map(|s| {
             let (f, g) = (&s.field, &s.grad);
             quote! {
-                #f: [::typenet::__private::Tensor::zero(); B],
-                #g: [::typenet::__private::Tensor::zero(); B],
+                #f: ::typenet::Rows::zeros(),
+                #g: ::typenet::Rows::zeros(),
             }
         });
         let doc = format!(
@@ -398,7 +398,7 @@ impl<'a> Gen<'a> {
             let local = format_ident!("__{}", out);
             if layer.in_place {
                 train.push(self.at_layer(k, quote! {
-                    <#ty as ::typenet::__private::InPlace<T>>::forward_in_place(&self.#f, &mut cache.#out, mode);
+                    <#ty as ::typenet::__private::InPlace<T>>::forward_in_place(&self.#f, &mut *cache.#out, mode);
                 }));
                 predict.push(self.at_layer(k, quote! {
                     <#ty as ::typenet::__private::InPlace<T>>::forward_in_place(&self.#f, &mut #local, ::typenet::Mode::Infer);
@@ -413,15 +413,15 @@ impl<'a> Gen<'a> {
                 (quote!(x), quote!(x))
             } else {
                 (
-                    self.input(k, |b| quote!(cache.#b)),
+                    self.input(k, |b| quote!((*cache.#b))),
                     self.input(k, |b| format_ident!("__{}", b).into_token_stream()),
                 )
             };
             let (y_train, y_predict) = if !layer.reshapes() {
-                (quote!(&mut cache.#out), quote!(&mut #local))
+                (quote!(&mut *cache.#out), quote!(&mut #local))
             } else {
                 (
-                    quote!(::typenet::__private::reshape_mut(&mut cache.#out)),
+                    quote!(::typenet::__private::reshape_mut(&mut *cache.#out)),
                     quote!(::typenet::__private::reshape_mut(&mut #local)),
                 )
             };
@@ -451,7 +451,7 @@ impl<'a> Gen<'a> {
             let (out, grad) = (&stage.field, &stage.grad);
             if layer.in_place {
                 calls.push(self.at_layer(k, quote! {
-                    <#ty as ::typenet::__private::InPlace<T>>::backward_in_place(&self.#f, &cache.#out, &mut cache.#grad);
+                    <#ty as ::typenet::__private::InPlace<T>>::backward_in_place(&self.#f, &*cache.#out, &mut *cache.#grad);
                 }));
                 continue;
             }
@@ -465,21 +465,21 @@ impl<'a> Gen<'a> {
             } else {
                 let pgrad = &self.net.stages[self.net.body[k - 1].stage].grad;
                 let dx = if layer.boundary == Boundary::Checked && !layer.reshapes() {
-                    quote!(&mut cache.#pgrad)
+                    quote!(&mut *cache.#pgrad)
                 } else {
-                    quote!(::typenet::__private::reshape_mut(&mut cache.#pgrad))
+                    quote!(::typenet::__private::reshape_mut(&mut *cache.#pgrad))
                 };
                 (
-                    self.input(k, |b| quote!(cache.#b)),
+                    self.input(k, |b| quote!((*cache.#b))),
                     quote!(::core::option::Option::Some(#dx)),
                 )
             };
             let (y, dy) = if !layer.reshapes() {
-                (quote!(&cache.#out), quote!(&cache.#grad))
+                (quote!(&*cache.#out), quote!(&*cache.#grad))
             } else {
                 (
-                    quote!(::typenet::__private::reshape(&cache.#out)),
-                    quote!(::typenet::__private::reshape(&cache.#grad)),
+                    quote!(::typenet::__private::reshape(&*cache.#out)),
+                    quote!(::typenet::__private::reshape(&*cache.#grad)),
                 )
             };
             calls.push(self.at_layer(
@@ -516,14 +516,14 @@ impl<'a> Gen<'a> {
         let (scores, scores_train, scores_grad) = if loss.boundary == Boundary::Checked {
             (
                 quote!(#logits_local),
-                quote!(&cache.#logits),
-                quote!(&mut cache.#logits_grad),
+                quote!(&*cache.#logits),
+                quote!(&mut *cache.#logits_grad),
             )
         } else {
             (
                 quote!(*::typenet::__private::reshape::<T, _, [T; #classes], B>(&#logits_local)),
-                quote!(::typenet::__private::reshape(&cache.#logits)),
-                quote!(::typenet::__private::reshape_mut(&mut cache.#logits_grad)),
+                quote!(::typenet::__private::reshape(&*cache.#logits)),
+                quote!(::typenet::__private::reshape_mut(&mut *cache.#logits_grad)),
             )
         };
         let (forward, predict) = self.forward_calls();
@@ -916,10 +916,10 @@ mod tests {
         let start = code.find("pub fn backward").unwrap();
         let body = &code[start..code[start..].find("pub fn gradient").unwrap() + start];
         let calls = [
-            ":: loss_gradient (& self . softmax_with_loss , & cache . softmax_with_loss , t , & mut cache . affine2_grad)",
-            ":: backward (& self . affine2 , & cache . affine1 , & cache . affine2 , & cache . affine2_grad , & mut grads . affine2 , :: core :: option :: Option :: Some (& mut cache . affine1_grad))",
-            ":: backward_in_place (& self . relu1 , & cache . affine1 , & mut cache . affine1_grad)",
-            ":: backward (& self . affine1 , x , & cache . affine1 , & cache . affine1_grad , & mut grads . affine1 , :: core :: option :: Option :: None)",
+            ":: loss_gradient (& self . softmax_with_loss , & cache . softmax_with_loss , t , & mut * cache . affine2_grad)",
+            ":: backward (& self . affine2 , & (* cache . affine1) , & * cache . affine2 , & * cache . affine2_grad , & mut grads . affine2 , :: core :: option :: Option :: Some (& mut * cache . affine1_grad))",
+            ":: backward_in_place (& self . relu1 , & * cache . affine1 , & mut * cache . affine1_grad)",
+            ":: backward (& self . affine1 , x , & * cache . affine1 , & * cache . affine1_grad , & mut grads . affine1 , :: core :: option :: Option :: None)",
         ];
         let mut at = 0;
         for call in calls {
@@ -944,7 +944,7 @@ mod tests {
         let code =
             expand("struct N< Affine<4, 3>, Scale<T, 3>, Relu, Affine<3, 2>, SoftmaxWithLoss >");
         assert!(code.contains(
-            "< Scale < T , 3 > as :: typenet :: Layer < T >> :: forward (& self . scale1 , :: typenet :: __private :: reshape (& cache . affine1)"
+            "< Scale < T , 3 > as :: typenet :: Layer < T >> :: forward (& self . scale1 , :: typenet :: __private :: reshape (& (* cache . affine1))"
         ));
         assert!(code.contains(":: typenet :: __private :: Fits < < Scale < T , 3 > as :: typenet :: Layer < T >> :: Input , :: typenet :: Affine < T , 4 , 3 > , Scale < T , 3 > >> :: OK"));
         // The Relu after it takes its width from a constant the compiler computes.

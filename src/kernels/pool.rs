@@ -131,7 +131,8 @@ pub(super) fn max_pool_backward_body<
 }
 
 /// [`max_pool_backward_body`] for 2×2 windows every 2 pixels: each input is in one window,
-/// so each is written once, with a select per input that vectorises.
+/// so each is written once, with a select per input (the loop over windows vectorises: its
+/// loads and stores are pairs, which vector shuffles split and join).
 #[inline(always)]
 fn pairs_backward<T: Scalar, const I: usize, const O: usize>(
     x: &[[T; I]],
@@ -139,31 +140,29 @@ fn pairs_backward<T: Scalar, const I: usize, const O: usize>(
     dy: &[[T; O]],
     dx: &mut [[T; I]],
 ) {
+    if 2 * O > I {
+        return;
+    }
     let (x_pairs, _) = x.as_chunks::<2>();
     let (dx_pairs, _) = dx.as_chunks_mut::<2>();
+    let zero = T::zero();
     for (((x, dx), yrow), drow) in x_pairs.iter().zip(dx_pairs).zip(y).zip(dy) {
-        let (top, bottom) = (x[0].as_chunks::<2>().0, x[1].as_chunks::<2>().0);
+        let [top, bottom] = x;
         let [dtop, dbottom] = dx;
-        let (dtop, dbottom) = (dtop.as_chunks_mut::<2>().0, dbottom.as_chunks_mut::<2>().0);
-        let cells = top
-            .iter()
-            .zip(bottom)
-            .zip(dtop.iter_mut().zip(dbottom))
-            .zip(yrow.iter().zip(drow));
-        for (((&[a, b], &[c, e]), (da, dc)), (&y, &d)) in cells {
+        for ox in 0..O {
+            let (y, d) = (yrow[ox], drow[ox]);
+            let (a, b, c, e) = (
+                top[2 * ox],
+                top[2 * ox + 1],
+                bottom[2 * ox],
+                bottom[2 * ox + 1],
+            );
             // The first of a, b, c, e (reading order) that is the maximum gets `d`.
-            let (ma, mb, mc) = (is_max(a, y), is_max(b, y), is_max(c, y));
-            let zero = T::zero();
-            *da = [if ma { d } else { zero }, if !ma && mb { d } else { zero }];
-            let before = ma || mb;
-            *dc = [
-                if !before && mc { d } else { zero },
-                if !before && !mc && is_max(e, y) {
-                    d
-                } else {
-                    zero
-                },
-            ];
+            let (ma, mb, mc, me) = (is_max(a, y), is_max(b, y), is_max(c, y), is_max(e, y));
+            dtop[2 * ox] = if ma { d } else { zero };
+            dtop[2 * ox + 1] = if !ma && mb { d } else { zero };
+            dbottom[2 * ox] = if !(ma || mb) && mc { d } else { zero };
+            dbottom[2 * ox + 1] = if !(ma || mb || mc) && me { d } else { zero };
         }
     }
 }
