@@ -49,7 +49,7 @@ fn training_step(c: &mut Criterion) {
     g.sample_size(30);
     g.bench_function("batch_100", |b| {
         b.iter(|| {
-            net.gradient(black_box(&*x), &*t, &mut cache, &mut grads);
+            net.gradient(black_box(&*x), &t, &mut cache, &mut grads);
             adam.step(&mut net, &grads);
         })
     });
@@ -78,18 +78,18 @@ fn layers(c: &mut Criterion) {
     let net = Box::new(Net::new(0));
     let mut cache = Box::new(Net::new_cache::<100>());
     let mut grads = Box::new(Net::zeros());
-    net.gradient(&*x, &*t, &mut cache, &mut grads);
+    net.gradient(&x, &t, &mut cache, &mut grads);
     let images = typenet::layer::reshape::<f32, [f32; 784], [[[f32; 28]; 28]; 1], 100>(&x);
-    let conv_out = typenet::layer::reshape::<f32, _, [[[f32; 24]; 24]; 30], 100>(&*cache.conv1);
+    let conv_out = typenet::layer::reshape::<f32, _, [[[f32; 24]; 24]; 30], 100>(&cache.conv1);
     let mut conv_y = cache.conv1.clone();
-    let conv_y = typenet::layer::reshape_mut::<f32, _, [[[f32; 24]; 24]; 30], 100>(&mut *conv_y);
+    let conv_y = typenet::layer::reshape_mut::<f32, _, [[[f32; 24]; 24]; 30], 100>(&mut conv_y);
     let mut conv_dx = cache.conv1_grad.clone();
-    let conv_dx = typenet::layer::reshape_mut::<f32, _, [[[f32; 24]; 24]; 30], 100>(&mut *conv_dx);
-    let pool_y = typenet::layer::reshape::<f32, _, [[[f32; 12]; 12]; 30], 100>(&*cache.pool1);
-    let pool_dy = typenet::layer::reshape::<f32, _, [[[f32; 12]; 12]; 30], 100>(&*cache.pool1_grad);
+    let conv_dx = typenet::layer::reshape_mut::<f32, _, [[[f32; 24]; 24]; 30], 100>(&mut conv_dx);
+    let pool_y = typenet::layer::reshape::<f32, _, [[[f32; 12]; 12]; 30], 100>(&cache.pool1);
+    let pool_dy = typenet::layer::reshape::<f32, _, [[[f32; 12]; 12]; 30], 100>(&cache.pool1_grad);
     let mut pool_out = cache.pool1.clone();
     let pool_out =
-        typenet::layer::reshape_mut::<f32, _, [[[f32; 12]; 12]; 30], 100>(&mut *pool_out);
+        typenet::layer::reshape_mut::<f32, _, [[[f32; 12]; 12]; 30], 100>(&mut pool_out);
 
     let mut g = c.benchmark_group("convnet_layer");
     g.sample_size(30);
@@ -140,7 +140,7 @@ fn layers(c: &mut Criterion) {
         b.iter(|| {
             net.affine1.param_gradient(
                 black_box(&*cache.pool1),
-                &*cache.affine1_grad,
+                &cache.affine1_grad,
                 &mut grads.affine1,
             )
         })
