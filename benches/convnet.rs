@@ -88,8 +88,7 @@ fn layers(c: &mut Criterion) {
     let pool_y = typenet::layer::reshape::<f32, _, [[[f32; 12]; 12]; 30], 100>(&cache.pool1);
     let pool_dy = typenet::layer::reshape::<f32, _, [[[f32; 12]; 12]; 30], 100>(&cache.pool1_grad);
     let mut pool_out = cache.pool1.clone();
-    let pool_out =
-        typenet::layer::reshape_mut::<f32, _, [[[f32; 12]; 12]; 30], 100>(&mut pool_out);
+    let pool_out = typenet::layer::reshape_mut::<f32, _, [[[f32; 12]; 12]; 30], 100>(&mut pool_out);
 
     let mut g = c.benchmark_group("convnet_layer");
     g.sample_size(30);
@@ -143,6 +142,14 @@ fn layers(c: &mut Criterion) {
                 &cache.affine1_grad,
                 &mut grads.affine1,
             )
+        })
+    });
+    let mut dense = cache.pool1.clone();
+    dense.as_flattened_mut().iter_mut().for_each(|v| *v += 0.01);
+    g.bench_function("affine1_backward_params_dense", |b| {
+        b.iter(|| {
+            net.affine1
+                .param_gradient(black_box(&*dense), &cache.affine1_grad, &mut grads.affine1)
         })
     });
     g.bench_function("affine1_backward_input", |b| {

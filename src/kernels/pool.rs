@@ -91,6 +91,20 @@ pub(super) fn max_pool_backward_body<
     dx: &mut [[T; I]],
 ) {
     let (p, s) = (g.window, g.stride);
+    if p == 2 && s == 2 && g.width == 2 * O {
+        // Every input is written once.
+        for ((xplane, dxplane), (yplane, dplane)) in x
+            .chunks_exact(g.height)
+            .zip(dx.chunks_exact_mut(g.height))
+            .zip(
+                y.chunks_exact(g.out_height)
+                    .zip(dy.chunks_exact(g.out_height)),
+            )
+        {
+            pairs_backward(xplane, yplane, dplane, dxplane);
+        }
+        return;
+    }
     for row in dx.iter_mut() {
         *row = [T::zero(); I];
     }
@@ -102,10 +116,6 @@ pub(super) fn max_pool_backward_body<
                 .zip(dy.chunks_exact(g.out_height)),
         );
     for ((xplane, dxplane), (yplane, dplane)) in planes {
-        if p == 2 && s == 2 {
-            pairs_backward(xplane, yplane, dplane, dxplane);
-            continue;
-        }
         for (oy, (yrow, drow)) in yplane.iter().zip(dplane).enumerate() {
             let mut open = [true; O];
             for r in 0..p {
@@ -131,8 +141,8 @@ pub(super) fn max_pool_backward_body<
 }
 
 /// [`max_pool_backward_body`] for 2×2 windows every 2 pixels: each input is in one window,
-/// so each is written once, with a select per input (the loop over windows vectorises: its
-/// loads and stores are pairs, which vector shuffles split and join).
+/// so each is written once, with a select per input.
+///
 #[inline(always)]
 fn pairs_backward<T: Scalar, const I: usize, const O: usize>(
     x: &[[T; I]],

@@ -190,6 +190,10 @@ fn f32_weight_gradients_agree_with_the_reference() {
             check_f32_weight_gradient::<5, 61, 18>();
             // The book network's second layer: narrower than a 16-wide tile.
             check_f32_weight_gradient::<100, 50, 10>();
+            // SimpleConvNet's first affine layer: inputs larger than L2 (taken in chunks of
+            // rows of dw) and a last tile of 4 outputs (100 = 96 + 4); and one of 3.
+            check_f32_weight_gradient::<100, 4320, 100>();
+            check_f32_weight_gradient::<7, 300, 35>();
         })
         .unwrap()
         .join()
@@ -316,6 +320,7 @@ fn skipping_zero_inputs_gives_the_dense_weight_gradients_bits() {
     check_sparse_gradient::<f64, 300, 131, 17>();
     check_sparse_gradient::<f32, 9, 100, 49>();
     check_sparse_gradient::<f32, 150, 61, 18>();
+    check_sparse_gradient::<f32, 20, 300, 100>();
 }
 
 #[test]
