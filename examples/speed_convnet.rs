@@ -40,7 +40,11 @@ fn run() -> Result<(), String> {
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
-        let number = || value.parse::<usize>().map_err(|_| format!("{flag} takes a number"));
+        let number = || {
+            value
+                .parse::<usize>()
+                .map_err(|_| format!("{flag} takes a number"))
+        };
         match flag.as_str() {
             "--data" => data = value.clone().into(),
             "--steps" => steps = number()?,
@@ -51,7 +55,10 @@ fn run() -> Result<(), String> {
     let mnist = typenet::io::load_mnist::<f32>(&data).map_err(|e| e.to_string())?;
     let (x, t) = mnist.train.check_for::<Net>().map_err(|e| e.to_string())?;
     if x.len() < BATCH {
-        return Err(format!("{}: fewer than {BATCH} training samples", data.display()));
+        return Err(format!(
+            "{}: fewer than {BATCH} training samples",
+            data.display()
+        ));
     }
     let batches = x.len() / BATCH;
     let mut xb = Box::new([[0.0f32; 784]; BATCH]);

@@ -7,12 +7,14 @@
 
 mod checkpoint;
 mod idx;
+mod pytorch;
 mod weights;
 
 pub use checkpoint::{load_checkpoint, save_checkpoint, Checkpoint};
 pub use idx::{
     load_idx_images, load_idx_labels, load_idx_pixels, load_mnist, load_mnist_pixels, Mnist,
 };
+pub use pytorch::load_pytorch_safetensors;
 pub use weights::{
     load_raw, load_safetensors, load_safetensors_ignoring_layers, save_raw, save_safetensors,
 };

@@ -11,6 +11,7 @@ mod gradient_check;
 mod idx;
 mod layers;
 mod network;
+mod pytorch_import;
 mod scalar_graph;
 mod training;
 mod two_threads;
