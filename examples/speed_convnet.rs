@@ -74,7 +74,7 @@ fn run() -> Result<(), String> {
             let at = (k % batches) * BATCH;
             xb.copy_from_slice(&x[at..at + BATCH]);
             tb.copy_from_slice(&t[at..at + BATCH]);
-            last_loss = net.gradient(&*xb, &tb, &mut cache, &mut grads);
+            last_loss = net.gradient(&xb, &tb, &mut cache, &mut grads);
             adam.step(&mut net, &grads);
         }
         step_ms.push(start.elapsed().as_secs_f64() * 1e3 / steps.max(1) as f64);
