@@ -83,8 +83,9 @@
 //! - `Input` and `Output` are one sample: `[T; N]`, `[[T; W]; H]` or `[[[T; W]; H]; C]`
 //!   (anything implementing [`Tensor`]). A layer's `Input` must be the previous layer's
 //!   `Output`; when it is not, the build fails with a message that names both layers.
-//! - `forward` overwrites `y`. `backward` overwrites `grads` (every tensor) and, when `dx`
-//!   is `Some`, the input gradient. The first layer of a network gets `None`: nothing
+//! - `forward` overwrites `y`. `backward` overwrites `grads` (every tensor: the gradient of
+//!   a trained one, the next value of a [`Role::State`] one) and, when `dx` is `Some`, the
+//!   input gradient. The first layer of a network gets `None`: nothing
 //!   needs the gradient of the data.
 //! - `TENSORS` lists the parameter tensors in the order `tensor(i)` returns them, each
 //!   with its [`Role`]. Initialisation, the optimizers, files and the gradient check use
@@ -127,7 +128,9 @@ pub enum Role {
     /// Starts at one; trained (a per-feature scale, such as batch normalisation's γ).
     Gain,
     /// Not trained: running statistics and the like, saved with the weights. Starts at
-    /// `start`; the optimizers leave it alone and the gradient check skips it.
+    /// `start`. A layer's `backward` writes the tensor's next value into `grads` (where a
+    /// gradient would go: batch normalisation's updated running mean, dropout's next seed),
+    /// and an optimizer step takes it from there; the gradient check skips it.
     State {
         /// The value it starts at.
         start: f64,

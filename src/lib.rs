@@ -84,7 +84,7 @@ pub mod train;
 
 pub use init::Init;
 pub use layer::{Layer, Loss, Mode};
-pub use layers::{Affine, Conv2d, MaxPool, Relu, Sigmoid, SoftmaxWithLoss};
+pub use layers::{Affine, BatchNorm, Conv2d, Dropout, MaxPool, Relu, Sigmoid, SoftmaxWithLoss};
 pub use network::{Network, TensorInfo};
 pub use optim::{AdaGrad, Adam, AnyOptimizer, Momentum, Optimizer, RmsProp, Sgd};
 pub use rng::Rng;
@@ -163,8 +163,9 @@ pub mod prelude {
     #[cfg(feature = "alloc")]
     pub use crate::train::Trainer;
     pub use crate::{
-        network, AdaGrad, Adam, Affine, AnyOptimizer, Class, Init, Layer, Loss, Mode, Momentum,
-        Network, Optimizer, Relu, RmsProp, Rng, Scalar, Sgd, Sigmoid, SoftmaxWithLoss,
+        network, AdaGrad, Adam, Affine, AnyOptimizer, BatchNorm, Class, Conv2d, Dropout, Init,
+        Layer, Loss, MaxPool, Mode, Momentum, Network, Optimizer, Relu, RmsProp, Rng, Scalar, Sgd,
+        Sigmoid, SoftmaxWithLoss,
     };
 }
 

@@ -15,7 +15,7 @@
 //! assert_eq!(net.affine1.b, [-0.5, 0.5]);
 //! ```
 
-use crate::{Network, Scalar, TensorInfo};
+use crate::{Network, Scalar};
 use num_traits::Float;
 
 /// The `eps` of the book's adaptive optimizers.
@@ -85,7 +85,8 @@ pub trait Optimizer<T: Scalar, N: Network<T>> {
     fn set_steps(&mut self, steps: u64);
 }
 
-/// Applies `f(param, grad, state)` to every parameter, with `K` state values per parameter.
+/// Applies `f(param, grad, state)` to every parameter, with `K` state values per parameter;
+/// a tensor that is not trained takes the next value the backward pass wrote into `grads`.
 fn update<T: Scalar, N: Network<T>, const K: usize>(
     params: &mut N,
     grads: &N,
@@ -93,12 +94,18 @@ fn update<T: Scalar, N: Network<T>, const K: usize>(
     f: impl Fn(&mut T, T, &mut [T; K]) + Copy + Sync,
 ) {
     for index in 0..N::TENSOR_COUNT {
-        let Some(info) = N::tensor_info(index).filter(TensorInfo::is_trained) else {
+        let Some(info) = N::tensor_info(index) else {
             continue;
         };
         let (Some(p), Some(g)) = (params.tensor_mut(index), grads.tensor(index)) else {
             continue;
         };
+        if !info.is_trained() {
+            // State: the backward pass wrote its next value where a gradient would be.
+            let n = p.len().min(g.len());
+            p[..n].copy_from_slice(&g[..n]);
+            continue;
+        }
         // Every slot is shaped like the parameters, so none is missing.
         let state = slots
             .each_mut()
@@ -109,7 +116,8 @@ fn update<T: Scalar, N: Network<T>, const K: usize>(
 
 /// [`update`] out of place: for every parameter, `f` on the value in `params` and the state
 /// in `slots` writes the new value over the gradient in `grads` and the new state into
-/// `next`; tensors that are not trained are copied. Returns whether every new value is
+/// `next`; a tensor that is not trained ([`Role::State`](crate::layer::Role::State)) keeps the
+/// next value the backward pass wrote into `grads`. Returns whether every new value is
 /// finite.
 fn update_into<T: Scalar, N: Network<T>, const K: usize>(
     params: &N,
@@ -127,7 +135,9 @@ fn update_into<T: Scalar, N: Network<T>, const K: usize>(
             continue;
         };
         if !info.is_trained() {
-            g.copy_from_slice(&p[..g.len().min(p.len())]);
+            // State: the backward pass wrote its next value where a gradient would be, and
+            // `grads` becomes the parameters.
+            finite &= g.iter().all(|v| v.is_finite());
             continue;
         }
         let state = slots

@@ -34,7 +34,7 @@ pub struct Builtin {
 }
 
 /// The built-in layers, one shape rule each.
-pub const BUILTINS: [Builtin; 6] = [
+pub const BUILTINS: [Builtin; 8] = [
     Builtin {
         name: "Affine",
         stem: "affine",
@@ -54,6 +54,26 @@ pub const BUILTINS: [Builtin; 6] = [
         is_loss: false,
         shaped: true,
         rule: conv_rule,
+    },
+    Builtin {
+        name: "Dropout",
+        stem: "dropout",
+        takes_scalar: true,
+        in_place: false,
+        reads_output: false,
+        is_loss: false,
+        shaped: false,
+        rule: dropout_rule,
+    },
+    Builtin {
+        name: "BatchNorm",
+        stem: "batch_norm",
+        takes_scalar: true,
+        in_place: false,
+        reads_output: false,
+        is_loss: false,
+        shaped: true,
+        rule: batch_norm_rule,
     },
     Builtin {
         name: "MaxPool",
@@ -949,6 +969,53 @@ fn width_rule(check: &mut Check, decl_layer: &LayerDecl, sizes: &[SizeArg]) -> O
         args: vec![width.clone()],
         outputs: width,
         params: 0,
+        dims,
+    })
+}
+
+/// `Dropout` or `Dropout<N>`: the width rule, and one state tensor (its seed).
+fn dropout_rule(check: &mut Check, decl_layer: &LayerDecl, sizes: &[SizeArg]) -> Option<Resolved> {
+    let mut resolved = width_rule(check, decl_layer, sizes)?;
+    resolved.params = 1;
+    Some(resolved)
+}
+
+/// `BatchNorm`: per feature of a row, or per channel of an image; four tensors per feature
+/// or channel (gamma, beta, running mean and variance).
+fn batch_norm_rule(
+    check: &mut Check,
+    decl_layer: &LayerDecl,
+    sizes: &[SizeArg],
+) -> Option<Resolved> {
+    if let Some(first) = sizes.first() {
+        check.error(
+            first.tokens,
+            "`BatchNorm` takes no sizes: it normalises each feature of the layer before it, or each channel of an image",
+        );
+        return None;
+    }
+    let (channels, spatial, dims) = match &check.flow {
+        Flow::Unknown => return None,
+        Flow::Known(Known {
+            dims: Some([c, h, w]),
+            ..
+        }) => (*c, h * w, Some([*c, *h, *w])),
+        Flow::Known(Known {
+            width: Width::Lit(n),
+            ..
+        }) => (*n, 1, None),
+        _ => {
+            check.error(
+                &decl_layer.path,
+                format!("`BatchNorm` needs to know what it normalises: put it after a built-in layer, not first or after a user layer, in `{}`", check.decl.ident),
+            );
+            return None;
+        }
+    };
+    Some(Resolved {
+        args: vec![Width::Lit(channels), Width::Lit(spatial)],
+        outputs: Width::Lit(channels * spatial),
+        params: 4 * channels,
         dims,
     })
 }

@@ -172,3 +172,105 @@ fn the_simple_conv_net_has_the_books_shapes() {
         assert_eq!(net.predict(&[image]), net.predict(&[flat]));
     });
 }
+
+network! {
+    /// Chapter 6's layers between chapter 7's: batch normalisation per channel after a
+    /// convolution and per feature after an affine layer, and dropout.
+    pub struct Normalised< Input<1, 6, 6>, Conv2d<1, 3, 3>, BatchNorm, Relu, MaxPool<2>,
+                           Affine<12, 5>, BatchNorm, Sigmoid, Dropout, Affine<5, 3>, SoftmaxWithLoss >
+}
+
+/// The training-mode loss, which uses the batch's statistics and the dropout mask of the
+/// current seed (fixed while the parameters move).
+fn train_loss<const B: usize>(net: &Normalised<f64>, x: &[[f64; 36]; B], t: &[Class<3>; B]) -> f64 {
+    net.forward(x, t, &mut Normalised::new_cache())
+}
+
+#[test]
+fn batch_norm_and_dropout_backpropagate_the_numerical_gradient() {
+    let mut net = Normalised::<f64>::with_init(Init::He, 7);
+    net.dropout1.seed = [12_345.0];
+    let x = samples::<36, 5>(3);
+    let t = [0, 2, 1, 1, 0].map(|c| Class::new(c).unwrap());
+    let (mut numerical, mut backprop) = (Normalised::zeros(), Normalised::zeros());
+    typenet::gradcheck::numerical_gradient(&mut net, &mut numerical, |n| train_loss(n, &x, &t));
+    net.gradient(&x, &t, &mut Normalised::new_cache(), &mut backprop);
+    let mut checked = Vec::new();
+    for (i, info) in Normalised::<f64>::tensors().enumerate() {
+        if !info.is_trained() {
+            continue;
+        }
+        let (a, n) = (backprop.tensor(i).unwrap(), numerical.tensor(i).unwrap());
+        let diff = a
+            .iter()
+            .zip(n)
+            .map(|(a, n)| (a - n).abs())
+            .fold(0.0, f64::max);
+        let scale = n.iter().map(|v| v.abs()).fold(0.0, f64::max);
+        checked.push(info.to_string());
+        if info.name == "b" && ["conv1", "affine1"].contains(&info.layer) {
+            // A bias right before a batch norm does not change the loss (the mean is
+            // subtracted again): both gradients are zero.
+            assert!(scale < 1e-9 && diff < 1e-9, "{info}: {scale:e}, {diff:e}");
+            continue;
+        }
+        assert!(
+            scale > 1e-6,
+            "{info}: the gradient is all but zero ({scale:e})"
+        );
+        println!("{info}: {:.1e}", diff / scale);
+        assert!(
+            diff / scale <= 1e-7,
+            "{info}: relative error {:e}",
+            diff / scale
+        );
+    }
+    assert_eq!(
+        checked,
+        [
+            "conv1.W",
+            "conv1.b",
+            "batch_norm1.gamma",
+            "batch_norm1.beta",
+            "affine1.W",
+            "affine1.b",
+            "batch_norm2.gamma",
+            "batch_norm2.beta",
+            "affine2.W",
+            "affine2.b"
+        ]
+    );
+    // The state tensors carry their next values: the running statistics move a tenth of the
+    // way to the batch's, and dropout draws another seed.
+    assert_ne!(backprop.dropout1.seed, net.dropout1.seed);
+    assert!(backprop.batch_norm1.running_var.iter().all(|v| *v > 0.0));
+}
+
+#[test]
+fn a_training_step_commits_the_state_and_inference_uses_it() {
+    let mut net = Normalised::<f64>::with_init(Init::He, 7);
+    let x = samples::<36, 8>(4);
+    let t = [0, 2, 1, 1, 0, 2, 1, 0].map(|c| Class::new(c).unwrap());
+    let mut grads = Normalised::zeros();
+    net.gradient(&x, &t, &mut Normalised::new_cache(), &mut grads);
+    let mut sgd = Sgd::new(0.1);
+    sgd.step(&mut net, &grads);
+    assert_eq!(net.batch_norm2.running_mean, grads.batch_norm2.running_mean);
+    assert_eq!(net.dropout1.seed, grads.dropout1.seed);
+    // Inference: dropout scales by 1 − ratio, batch norm uses the running statistics.
+    let mut probe = net.clone();
+    probe.dropout1.ratio = 0.0;
+    probe.batch_norm1.running_mean = [0.0; 3];
+    probe.batch_norm1.running_var = [1.0 - 1e-6; 3];
+    assert_ne!(probe.predict(&x), net.predict(&x));
+    // In inference, dropout of ratio r is a scale of 1 − r.
+    let mut half = net.clone();
+    half.dropout1.ratio = 0.5;
+    let mut none = net.clone();
+    none.dropout1.ratio = 0.0;
+    none.affine2.w = half.affine2.w.map(|r| r.map(|w| w * 0.5));
+    let (a, b) = (half.predict(&x), none.predict(&x));
+    for (a, b) in a.as_flattened().iter().zip(b.as_flattened()) {
+        assert!((a - b).abs() < 1e-12);
+    }
+}

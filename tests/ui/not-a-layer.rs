@@ -2,10 +2,10 @@ use typenet::prelude::*;
 
 /// A type that does not implement `typenet::layer::Layer`.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Dropout;
+pub struct Shuffle;
 
 network! {
-    struct Net< Affine<784, 50>, Dropout, Affine<50, 10>, SoftmaxWithLoss >
+    struct Net< Affine<784, 50>, Shuffle, Affine<50, 10>, SoftmaxWithLoss >
 }
 
 fn main() {
