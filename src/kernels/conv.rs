@@ -66,6 +66,15 @@ impl Geometry {
         ox0: usize,
         dst: &mut [T],
     ) {
+        if self.pad == 0 && self.stride == 1 {
+            // No padding: the run is a contiguous part of one input row.
+            let start = (ci * self.height + oy + ky) * self.width + ox0 + kx;
+            match x.get(start..start + dst.len()) {
+                Some(src) => dst.copy_from_slice(src),
+                None => dst.fill(T::zero()),
+            }
+            return;
+        }
         let Some(iy) = self.input_row(oy, ky) else {
             dst.fill(T::zero());
             return;
@@ -134,6 +143,14 @@ impl Geometry {
             let n = dst.len().min(self.window - kx);
             let (run, rest) = dst.split_at_mut(n);
             match self.input_row(oy, ky) {
+                // No padding: the run is a contiguous part of one input row.
+                Some(iy) if ci < self.channels && self.pad == 0 && self.stride == 1 => {
+                    let start = (ci * self.height + iy) * self.width + ox + kx;
+                    match x.get(start..start + run.len()) {
+                        Some(src) => run.copy_from_slice(src),
+                        None => run.fill(T::zero()),
+                    }
+                }
                 Some(iy) if ci < self.channels => {
                     let row = x
                         .get((ci * self.height + iy) * self.width..)
