@@ -274,3 +274,26 @@ fn a_training_step_commits_the_state_and_inference_uses_it() {
         assert!((a - b).abs() < 1e-12);
     }
 }
+
+/// Every layer is built in, so the byte decoder is a `const fn`: a convolutional network's
+/// weights can be decoded into a `static` at compile time (in flash).
+#[test]
+fn a_conv_net_decodes_its_weights_in_a_const_fn() {
+    const ZEROS: [u8; Small::<f32>::BYTE_LEN] = [0; Small::<f32>::BYTE_LEN];
+    static NET: Small<f32> = Small::<f32>::from_le_bytes(&ZEROS);
+    assert_eq!(NET, Small::zeros());
+    let dir = common::scratch("conv-raw");
+    let net = Small::<f32>::with_init(Init::He, 9);
+    typenet::io::save_raw(&net, dir.join("w.bin")).unwrap();
+    let bytes: [u8; Small::<f32>::BYTE_LEN] = std::fs::read(dir.join("w.bin"))
+        .unwrap()
+        .try_into()
+        .unwrap();
+    assert_eq!(Small::<f32>::from_le_bytes(&bytes), net);
+    let loaded: Small<f32> = typenet::io::load_safetensors({
+        typenet::io::save_safetensors(&net, dir.join("w.safetensors")).unwrap();
+        dir.join("w.safetensors")
+    })
+    .unwrap();
+    assert_eq!(loaded, net);
+}
