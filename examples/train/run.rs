@@ -30,9 +30,13 @@ pub const BATCH: usize = 100;
 /// Runs on a thread with a large stack: a convolutional network, its optimizer state and
 /// its activations are megabytes each, and values on their way to the heap may pass through
 /// the stack.
-pub fn main<N: Network<f32>>(defaults: Defaults) -> ExitCode
+pub fn main<N>(defaults: Defaults) -> ExitCode
 where
     for<'a> Pixels<'a, N::Sample>: Samples<N::Sample>,
+    // `Send` and `Sync` for `--threads 2`, whose loop runs inside `parallel::keep_awake`.
+    N: Network<f32> + Send + Sync,
+    N::Cache<BATCH>: Send,
+    N::Label: Send + Sync,
 {
     let outcome = std::thread::Builder::new()
         .stack_size(1 << 30)
@@ -53,9 +57,13 @@ where
     }
 }
 
-fn run<N: Network<f32>>(defaults: &Defaults) -> Result<(), String>
+fn run<N>(defaults: &Defaults) -> Result<(), String>
 where
     for<'a> Pixels<'a, N::Sample>: Samples<N::Sample>,
+    // `Send` and `Sync` for `--threads 2`, whose loop runs inside `parallel::keep_awake`.
+    N: Network<f32> + Send + Sync,
+    N::Cache<BATCH>: Send,
+    N::Label: Send + Sync,
 {
     let Some(opts) = Options::parse(std::env::args().skip(1), defaults)? else {
         say!("{}", cli::usage(defaults));
