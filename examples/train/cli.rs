@@ -40,6 +40,7 @@ pub fn usage(d: &Defaults) -> String {
   --epochs N           passes over the training set {epochs}
   --lr X               learning rate (default {} for sgd, the book's default otherwise)
   --optimizer NAME     sgd | momentum | adagrad | rmsprop | adam (default {})
+  --weight-decay X     the book's L2 weight decay λ on the weights (default 0)
   --init NAME          book (0.01·N(0, 1)) | he | xavier (default {})
   --seed N             seed of the initial weights and of the batches (default 0)
   --out DIR            where weights, checkpoint and curves go (default runs/{})
@@ -68,6 +69,7 @@ pub struct Options {
     pub data: PathBuf,
     pub length: Length,
     pub init: Init,
+    pub weight_decay: f64,
     pub lr: Option<f64>,
     pub optimizer: String,
     pub seed: u64,
@@ -88,6 +90,7 @@ impl Options {
             data: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/data")),
             length: d.length,
             init: d.init,
+            weight_decay: 0.0,
             lr: None,
             optimizer: d.optimizer.into(),
             sgd_lr: d.sgd_lr,
@@ -124,6 +127,12 @@ impl Options {
                     o.lr = Some(lr);
                 }
                 "--optimizer" => o.optimizer = value,
+                "--weight-decay" => {
+                    o.weight_decay = number(&flag, &value)?;
+                    if !(o.weight_decay.is_finite() && o.weight_decay >= 0.0) {
+                        return Err(format!("--weight-decay must be zero or more, not {value}"));
+                    }
+                }
                 "--seed" => o.seed = number(&flag, &value)?,
                 "--out" => o.out = value.into(),
                 "--resume" => o.resume = Some(value.into()),

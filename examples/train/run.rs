@@ -8,6 +8,7 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::time::Instant;
 use typenet::data::{Pixels, Samples};
+use typenet::optim::WeightDecay;
 use typenet::prelude::*;
 use typenet::{io, train};
 
@@ -84,7 +85,7 @@ where
         .check_for::<N>()
         .map_err(|e| format!("{} (test set): {e}", opts.data.display()))?;
 
-    let mut optimizer =
+    let optimizer =
         AnyOptimizer::<f32, N>::by_name(&opts.optimizer, opts.lr()).ok_or_else(|| {
             format!(
                 "unknown optimizer {:?}; choose one of {}",
@@ -92,7 +93,9 @@ where
                 AnyOptimizer::<f32, N>::NAMES.join(", ")
             )
         })?;
-    let lr = *optimizer.lr_mut();
+    // λ = 0 unless `--weight-decay` is given: then the step is the optimizer's own.
+    let mut optimizer = WeightDecay::new(optimizer, opts.weight_decay as f32);
+    let lr = *optimizer.inner.lr_mut();
     // A learning rate that is finite in f64 may not be in f32 (1e39 is infinite there).
     Optimizer::<f32, N>::validate(&optimizer).map_err(|e| {
         let given = opts
@@ -129,9 +132,10 @@ where
         opts.data.display()
     );
     say!(
-        "{} iterations of batch {BATCH} ({iter_per_epoch} per epoch), optimizer {} lr {lr}, init {:?}, seed {}{}",
+        "{} iterations of batch {BATCH} ({iter_per_epoch} per epoch), optimizer {} lr {lr}, weight decay {}, init {:?}, seed {}{}",
         iters,
         opts.optimizer,
+        opts.weight_decay,
         opts.init,
         opts.seed,
         match (&opts.resume, trainer.iteration()) {
