@@ -13,6 +13,9 @@
 //! them to the network), `expected.bin` (`count` × 10 scores the host computed), and
 //! `labels.bin` (`count` bytes, the true classes).
 
+#[path = "support/mod.rs"]
+mod support;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 use typenet::prelude::*;
@@ -23,13 +26,7 @@ network! {
 }
 
 fn main() -> ExitCode {
-    match run() {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    support::report(run())
 }
 
 fn run() -> Result<(), String> {

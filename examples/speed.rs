@@ -13,6 +13,9 @@
 //! drawn ([`typenet::data::Pixels`]) instead of copied from `f32` samples; the values, and
 //! so the trained network, are the same.
 
+#[path = "support/mod.rs"]
+mod support;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -28,18 +31,7 @@ const ITERS: usize = 10_000;
 const BATCH: usize = 100;
 
 fn main() -> ExitCode {
-    match run() {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
+    support::report(run())
 }
 
 fn run() -> Result<(), String> {
@@ -148,8 +140,8 @@ fn run() -> Result<(), String> {
         typenet::kernels::Kernel::detect().name(),
         if bytes { ", u8 pixels" } else { "" },
         if threads > 1 { ", 2 threads" } else { "" },
-        median(times),
-        median(predict),
+        support::median(times),
+        support::median(predict),
         accuracy
     );
     Ok(())

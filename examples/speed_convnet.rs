@@ -7,6 +7,9 @@
 //!
 //! `cargo run --release --example speed_convnet -- --data DIR [--steps N] [--repeat N]`
 
+#[path = "support/mod.rs"]
+mod support;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -21,18 +24,7 @@ type Net = SimpleConvNet<f32>;
 const BATCH: usize = 100;
 
 fn main() -> ExitCode {
-    match run() {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
+    support::report(run())
 }
 
 fn run() -> Result<(), String> {
@@ -93,8 +85,8 @@ fn run() -> Result<(), String> {
     let kernel = typenet::kernels::Kernel::detect().name();
     println!(
         "{{\"name\": \"typenet ({kernel})\", \"step_ms\": {:.3}, \"predict_us\": {:.2}, \"steps\": {steps}, \"last_loss\": {last_loss:.4}}}",
-        median(step_ms),
-        median(predict_us)
+        support::median(step_ms),
+        support::median(predict_us)
     );
     Ok(())
 }

@@ -11,6 +11,8 @@
 mod cli;
 mod plot;
 mod run;
+#[path = "../support/mod.rs"]
+mod support;
 
 use cli::{Defaults, Length};
 use std::process::ExitCode;

@@ -49,13 +49,7 @@ where
                 .map_err(|_| "the training thread panicked".to_string())
         })
         .and_then(|r| r);
-    match outcome {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("error: {message}");
-            ExitCode::FAILURE
-        }
-    }
+    crate::support::report(outcome)
 }
 
 fn run<N>(defaults: &Defaults) -> Result<(), String>

@@ -12,6 +12,8 @@ mod cli;
 mod plot;
 #[path = "../train/run.rs"]
 mod run;
+#[path = "../support/mod.rs"]
+mod support;
 
 use cli::{Defaults, Length};
 use std::process::ExitCode;
