@@ -182,19 +182,22 @@ impl Geometry {
     pub(super) fn scatter<T: Scalar>(&self, dcol: &[T], pixels: usize, dx: &mut [T]) {
         for (p, drow) in dcol.chunks_exact(pixels.max(1)).enumerate() {
             let (ci, ky, kx) = self.weight_position(p);
-            for (pix, &d) in drow.iter().enumerate() {
-                let (oy, ox) = (pix / self.out_width, pix % self.out_width);
+            // One output row at a time: the input row it reads, then its columns.
+            for (oy, dout) in drow.chunks(self.out_width.max(1)).enumerate() {
                 let Some(iy) = self.input_row(oy, ky) else {
                     continue;
                 };
-                let Some(ix) = (ox * self.stride + kx)
-                    .checked_sub(self.pad)
-                    .filter(|&ix| ix < self.width)
+                let Some(row) = dx
+                    .get_mut(ci * self.plane() + iy * self.width..)
+                    .and_then(|r| r.get_mut(..self.width))
                 else {
                     continue;
                 };
-                if let Some(v) = dx.get_mut(ci * self.plane() + iy * self.width + ix) {
-                    *v = *v + d;
+                for (ox, &d) in dout.iter().enumerate() {
+                    let ix = (ox * self.stride + kx).checked_sub(self.pad);
+                    if let Some(v) = ix.and_then(|ix| row.get_mut(ix)) {
+                        *v = *v + d;
+                    }
                 }
             }
         }
