@@ -79,6 +79,7 @@ pub mod layer;
 pub mod optim;
 #[cfg(feature = "parallel")]
 pub mod parallel;
+pub mod quant;
 #[cfg(feature = "alloc")]
 pub mod train;
 

@@ -96,6 +96,7 @@ pub fn network(net: &Net) -> TokenStream {
         g.inherent_impl(),
         g.byte_decoders(),
         g.network_impl(),
+        crate::int8::twin(net),
     ];
     quote!(#(#items)*)
 }

@@ -10,6 +10,7 @@
 mod ast;
 mod check;
 mod expand;
+mod int8;
 
 use proc_macro::TokenStream;
 

@@ -7,6 +7,7 @@
 
 mod checkpoint;
 mod idx;
+mod int8;
 mod pytorch;
 mod weights;
 
@@ -14,6 +15,7 @@ pub use checkpoint::{load_checkpoint, save_checkpoint, Checkpoint};
 pub use idx::{
     load_idx_images, load_idx_labels, load_idx_pixels, load_mnist, load_mnist_pixels, Mnist,
 };
+pub use int8::{load_int8, save_int8};
 pub use pytorch::load_pytorch_safetensors;
 pub use weights::{
     load_raw, load_safetensors, load_safetensors_ignoring_layers, save_raw, save_safetensors,

@@ -14,8 +14,9 @@ network! {
 }
 type Net = SimpleConvNet<f32>;
 
-/// Trains for `epochs` passes over `data.train`; returns the test accuracy.
-fn train_convnet(data: &io::Mnist<f32>, epochs: u64) -> f32 {
+/// Trains for `epochs` passes over `data.train`; returns the test accuracy, and that of the
+/// network quantized to int8 (calibrated on 500 training images).
+fn train_convnet(data: &io::Mnist<f32>, epochs: u64) -> (f32, f32) {
     on_large_stack(|| {
         let (x, t) = data.train.check_for::<Net>().unwrap();
         let (xt, tt) = data.test.check_for::<Net>().unwrap();
@@ -24,7 +25,16 @@ fn train_convnet(data: &io::Mnist<f32>, epochs: u64) -> f32 {
         for _ in 0..epochs * (x.len() / 100) as u64 {
             trainer.step(x, &t).unwrap();
         }
-        accuracy(trainer.net(), xt, &tt)
+        let int8 = trainer.net().quantize(&x[..500]).unwrap();
+        let hits = xt
+            .iter()
+            .zip(&tt)
+            .filter(|(x, t)| int8.classify(&int8.quantize_input(*x)) == t.index())
+            .count();
+        (
+            accuracy(trainer.net(), xt, &tt),
+            hits as f32 / xt.len() as f32,
+        )
     })
 }
 
@@ -35,10 +45,11 @@ fn train_convnet(data: &io::Mnist<f32>, epochs: u64) -> f32 {
 /// runs on one thread.
 #[test]
 #[cfg_attr(feature = "parallel", ignore = "the one-thread build runs it")]
-fn simple_conv_net_reaches_0965_on_the_bundled_digits() {
-    let test = train_convnet(&bundled::<f32>(), 20);
-    println!("SimpleConvNet, bundled digits: test {test:.4}");
+fn simple_conv_net_reaches_0965_on_the_bundled_digits_and_int8_keeps_it() {
+    let (test, int8) = train_convnet(&bundled::<f32>(), 20);
+    println!("SimpleConvNet, bundled digits: test {test:.4}, int8 {int8:.4}");
     assert!(test >= 0.965, "test accuracy {test}");
+    assert!((test - int8).abs() <= 0.005, "f32 {test}, int8 {int8}");
 }
 
 /// The full Fashion-MNIST set (`apt-get install dataset-fashion-mnist`), 7 epochs (4,200
@@ -51,7 +62,7 @@ fn simple_conv_net_reaches_089_on_fashion_mnist() {
         PathBuf::from,
     );
     let data = io::load_mnist::<f32>(&dir).unwrap_or_else(|e| panic!("{e}"));
-    let test = train_convnet(&data, 7);
-    println!("SimpleConvNet, Fashion-MNIST: test {test:.4}");
+    let (test, int8) = train_convnet(&data, 7);
+    println!("SimpleConvNet, Fashion-MNIST: test {test:.4}, int8 {int8:.4}");
     assert!(test >= 0.89, "test accuracy {test}");
 }

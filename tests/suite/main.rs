@@ -12,6 +12,7 @@ mod idx;
 mod layers;
 mod network;
 mod pytorch_import;
+mod quant;
 mod scalar_graph;
 mod training;
 mod two_threads;

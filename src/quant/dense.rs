@@ -1,0 +1,74 @@
+//! The int8 `Affine`.
+
+use super::channels::{dot, Channels};
+use super::{Dtype, Int8Layer, Quant, QuantError, Spec, Values, ValuesMut, Writer};
+use crate::Affine;
+
+/// An `Affine<I, O>` with int8 weights (one scale per output), int32 biases and int8
+/// outputs; `RELU` fuses the `Relu` after it into the clamp.
+///
+/// `W` is stored output by output (`[O, I]`, PyTorch's and TensorFlow Lite's layout), so
+/// that each output is one contiguous dot product.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Dense<const I: usize, const O: usize, const RELU: bool> {
+    /// The weights, biases, scales and derived constants.
+    pub channels: Channels<I, O>,
+}
+
+impl<const I: usize, const O: usize, const RELU: bool> Dense<I, O, RELU> {
+    /// Quantizes `layer` for inputs quantized as `input` and outputs as `output`.
+    pub fn quantize(
+        layer: &Affine<f32, I, O>,
+        input: Quant,
+        output: Quant,
+    ) -> Result<Self, QuantError> {
+        let row = |o: usize| layer.w.iter().map(move |inputs| inputs[o]);
+        Ok(Dense {
+            channels: Channels::quantize(row, &layer.b, input, output)?,
+        })
+    }
+
+    /// The int8 outputs of `x`.
+    #[inline]
+    pub fn forward(&self, x: &[i8; I], y: &mut [i8; O]) {
+        for (o, (out, w)) in y.iter_mut().zip(&self.channels.w).enumerate() {
+            *out = self.channels.output_of(o, dot(w, x), RELU);
+        }
+    }
+
+    /// The raw little-endian layout at byte offset `at` (a `const fn`, for `static`s).
+    pub const fn from_le_bytes_at(bytes: &[u8], at: usize) -> Self {
+        Dense {
+            channels: Channels::from_le_bytes_at(bytes, at),
+        }
+    }
+}
+
+impl<const I: usize, const O: usize, const RELU: bool> Int8Layer for Dense<I, O, RELU> {
+    const TENSORS: &'static [Spec] = &[
+        Spec::new("W", &[O, I], Dtype::I8),
+        Spec::new("b", &[O], Dtype::I32),
+        Spec::new("W_scale", &[O], Dtype::F32),
+        Spec::new("output_scale", &[1], Dtype::F32),
+        Spec::new("output_zero", &[1], Dtype::I32),
+    ];
+    const BYTES: usize = Channels::<I, O>::BYTES;
+
+    fn zeros() -> Self {
+        Dense {
+            channels: Channels::zeros(),
+        }
+    }
+    fn tensor(&self, index: usize) -> Option<Values<'_>> {
+        self.channels.tensor(index)
+    }
+    fn tensor_mut(&mut self, index: usize) -> Option<ValuesMut<'_>> {
+        self.channels.tensor_mut(index)
+    }
+    fn prepare(&mut self, input: Quant) -> Result<Quant, QuantError> {
+        self.channels.prepare(input)
+    }
+    fn write_le_bytes(&self, out: &mut Writer) {
+        self.channels.write_le_bytes(out)
+    }
+}
