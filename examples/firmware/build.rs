@@ -10,6 +10,13 @@ fn main() {
         "assets/weights.bin",
         "assets/digits.bin",
         "assets/expected.bin",
+        "assets/mlp_int8.bin",
+        "assets/convnet.bin",
+        "assets/convnet_int8.bin",
+        "assets/digits_int8.bin",
+        "assets/expected_mlp_int8.bin",
+        "assets/expected_convnet.bin",
+        "assets/expected_convnet_int8.bin",
     ] {
         println!("cargo:rerun-if-changed={f}");
     }

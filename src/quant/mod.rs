@@ -365,13 +365,14 @@ impl<'a> Writer<'a> {
 
 /// The index of the largest value (the first of equals): the class of int8 logits.
 pub fn argmax_i8(x: &[i8]) -> usize {
-    let mut best = 0;
-    for (i, v) in x.iter().enumerate() {
-        if *v > x[best] {
-            best = i;
+    // No indexing, so no bounds check: the firmware proves inference panic-free.
+    let mut best = (0, i8::MIN);
+    for (i, &v) in x.iter().enumerate() {
+        if v > best.1 || i == 0 {
+            best = (i, v);
         }
     }
-    best
+    best.0
 }
 
 /// Quantizes one output channel's weights symmetrically: returns the scale

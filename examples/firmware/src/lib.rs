@@ -1,6 +1,7 @@
-//! What the firmware binaries share: the card's network with its weights in flash, the
-//! test digits and the host's scores for them, and two measuring tools (an instruction
-//! counter and the stack high-water mark).
+//! What the firmware binaries share: the networks with their weights in flash (an MLP and
+//! a small CNN, each in `f32` and in int8), the test digits and the host's outputs for
+//! them, two measuring tools (an instruction counter and the stack high-water mark), and
+//! the loop that checks every digit against the host.
 //!
 //! Everything here is decided at compile time: `from_le_bytes` and `typenet::bytes` are
 //! `const fn`s, so the weights, digits and expected scores are `static`s in `.rodata`
@@ -14,13 +15,38 @@ network! {
     pub struct TwoLayerNet< Affine<784, 50>, Relu, Affine<50, 10>, SoftmaxWithLoss >
 }
 
+network! {
+    /// A CNN sized for a microcontroller, trained on the host by `firmware_assets`.
+    pub struct TinyConvNet< Input<1, 28, 28>, Conv2d<1, 8, 5>, Relu, MaxPool<2>,
+                            Conv2d<8, 16, 5>, Relu, MaxPool<2>, Affine<256, 10>, SoftmaxWithLoss >
+}
+
 /// Number of test digits embedded.
 pub const COUNT: usize = 10;
+
+/// Multiply-adds in one inference of the MLP (784-50-10).
+pub const MLP_MACS: u32 = 784 * 50 + 50 * 10;
+
+/// Multiply-adds in one inference of the CNN: 8 filters of 5×5 on 24×24 outputs, 16 of
+/// 8×5×5 on 8×8, then 256 → 10.
+pub const CONVNET_MACS: u32 = 8 * 576 * 25 + 16 * 64 * 200 + 256 * 10;
 
 /// The weights trained on the host (`cargo run --release --example train`), decoded by the
 /// compiler. A file of another length does not compile: the error names both lengths.
 pub static NET: TwoLayerNet<f32> =
     TwoLayerNet::<f32>::from_le_bytes(include_bytes!("../assets/weights.bin"));
+
+/// The MLP quantized to int8 on the host (its raw int8 layout, decoded by the compiler).
+pub static MLP_INT8: TwoLayerNetInt8 =
+    TwoLayerNetInt8::from_le_bytes(include_bytes!("../assets/mlp_int8.bin"));
+
+/// The CNN, trained on the host.
+pub static CONVNET: TinyConvNet<f32> =
+    TinyConvNet::<f32>::from_le_bytes(include_bytes!("../assets/convnet.bin"));
+
+/// The CNN quantized to int8 on the host.
+pub static CONVNET_INT8: TinyConvNetInt8 =
+    TinyConvNetInt8::from_le_bytes(include_bytes!("../assets/convnet_int8.bin"));
 
 /// Test digits, exactly the values the host fed to the network.
 pub static DIGITS: [[f32; 784]; COUNT] =
@@ -29,6 +55,24 @@ pub static DIGITS: [[f32; 784]; COUNT] =
 /// The scores the host computed for [`DIGITS`].
 pub static EXPECTED: [[f32; 10]; COUNT] =
     typenet::bytes::matrix_f32::<COUNT, 10>(include_bytes!("../assets/expected.bin"), 0);
+
+/// The test digits quantized as the int8 networks take them (`pixel − 128`).
+pub static DIGITS_INT8: [[i8; 784]; COUNT] =
+    typenet::bytes::matrix_i8::<COUNT, 784>(include_bytes!("../assets/digits_int8.bin"), 0);
+
+/// The int8 logits the host computed for [`DIGITS_INT8`] with [`MLP_INT8`].
+pub static EXPECTED_MLP_INT8: [[i8; 10]; COUNT] =
+    typenet::bytes::matrix_i8::<COUNT, 10>(include_bytes!("../assets/expected_mlp_int8.bin"), 0);
+
+/// The scores the host computed for [`DIGITS`] with [`CONVNET`].
+pub static EXPECTED_CONVNET: [[f32; 10]; COUNT] =
+    typenet::bytes::matrix_f32::<COUNT, 10>(include_bytes!("../assets/expected_convnet.bin"), 0);
+
+/// The int8 logits the host computed for [`DIGITS_INT8`] with [`CONVNET_INT8`].
+pub static EXPECTED_CONVNET_INT8: [[i8; 10]; COUNT] = typenet::bytes::matrix_i8::<COUNT, 10>(
+    include_bytes!("../assets/expected_convnet_int8.bin"),
+    0,
+);
 
 /// The true class of each digit.
 pub static LABELS: &[u8; COUNT] = include_bytes!("../assets/labels.bin");
@@ -87,6 +131,73 @@ pub fn stack_high_water_mark() -> (usize, usize) {
         p += 4;
     }
     (hi - p, hi - lo)
+}
+
+/// How one digit went: the class predicted here, the host's, and whether the outputs agree.
+pub struct Outcome {
+    /// The class predicted on the device.
+    pub class: usize,
+    /// The class the host predicted.
+    pub host_class: usize,
+    /// The outputs agree with the host's (bit for bit, or within [`TOLERANCE`] for `f32`).
+    pub matches: bool,
+}
+
+/// Runs `infer` on every embedded digit, counting its instructions, and `check` on each
+/// result; prints a line per digit, the mean instructions per inference and per
+/// multiply-add (of `macs`), and the stack high-water mark; exits with status 0 only if
+/// every digit matches the host. Integer printing only, so it links on an FPU-less core
+/// without floating-point code.
+pub fn check_digits<R>(
+    name: &str,
+    macs: u32,
+    mut infer: impl FnMut(usize) -> R,
+    check: impl Fn(usize, &R) -> Outcome,
+) -> ! {
+    let Some(peripherals) = cortex_m::Peripherals::take() else {
+        fail("peripherals taken twice")
+    };
+    let mut counter = InstructionCounter::new(peripherals.SYST);
+    let (mut min, mut max, mut sum, mut all_match) = (u32::MAX, 0, 0, true);
+    for (k, label) in LABELS.iter().enumerate() {
+        let (out, instructions) = counter.measure(|| infer(k));
+        let o = check(k, &out);
+        (min, max, sum) = (
+            min.min(instructions),
+            max.max(instructions),
+            sum + instructions,
+        );
+        all_match &= o.matches && o.class == o.host_class;
+        cortex_m_semihosting::hprintln!(
+            "digit {}: label {}, predicted {} (host {}), {} instructions{}",
+            k,
+            label,
+            o.class,
+            o.host_class,
+            instructions,
+            if o.matches { "" } else { "  MISMATCH" }
+        );
+    }
+    let mean = sum / COUNT as u32;
+    let per_mac_x100 = (mean as u64 * 100 / macs as u64) as u32;
+    cortex_m_semihosting::hprintln!(
+        "{}: {} instructions per inference on average (min {}, max {}), {}.{:02} per multiply-add ({} MACs)",
+        name,
+        mean,
+        min,
+        max,
+        per_mac_x100 / 100,
+        per_mac_x100 % 100,
+        macs
+    );
+    let (used, total) = stack_high_water_mark();
+    cortex_m_semihosting::hprintln!("stack high-water mark: {} of {} bytes", used, total);
+    if all_match {
+        cortex_m_semihosting::hprintln!("all {} digits match the host", COUNT);
+        exit(true)
+    } else {
+        fail("outputs differ from the host's")
+    }
 }
 
 /// Reports `why` over semihosting and exits with a failure status.
