@@ -357,6 +357,7 @@ fn scale_bytes_body<
 mod conv;
 mod gemm;
 mod gradient;
+pub mod int8;
 mod pool;
 mod sparse;
 #[cfg(test)]

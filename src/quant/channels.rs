@@ -155,11 +155,3 @@ impl<const N: usize, const C: usize> Channels<N, C> {
         }
     }
 }
-
-/// `Σ w·x` in `i32`.
-#[inline]
-pub(crate) fn dot(w: &[i8], x: &[i8]) -> i32 {
-    w.iter()
-        .zip(x)
-        .fold(0i32, |acc, (&w, &x)| acc.wrapping_add(w as i32 * x as i32))
-}

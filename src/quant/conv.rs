@@ -1,7 +1,8 @@
 //! The int8 `Conv2d`.
 
-use super::channels::{dot, Channels};
+use super::channels::Channels;
 use super::{Dtype, Int8Layer, Quant, QuantError, Spec, Values, ValuesMut, Writer};
+use crate::kernels::int8;
 use crate::kernels::Geometry;
 use crate::Conv2d;
 
@@ -75,36 +76,46 @@ impl<
         })
     }
 
-    /// The int8 outputs of `x`.
+    /// The int8 outputs of `x`: for each output pixel, its `PATCH` inputs gathered into a
+    /// column (padding holds the input's zero point), then every channel's dot product
+    /// with it.
     pub fn forward(&self, x: &[i8; IN], y: &mut [i8; OUT]) {
         let () = Self::SIZES;
-        let zero = self.channels.input.zero;
+        let zero = self.channels.input.zero.clamp(-128, 127) as i8;
         let rows = x.as_chunks::<W>().0;
-        for (c, (plane, w)) in y
-            .chunks_exact_mut(OH * OW)
-            .zip(&self.channels.w)
-            .enumerate()
-        {
-            for (oy, out_row) in plane.chunks_exact_mut(OW).enumerate() {
-                for (ox, out) in out_row.iter_mut().enumerate() {
-                    let mut sum = 0i32;
-                    for (ci, taps) in w.chunks_exact(K * K).enumerate() {
-                        for (ky, taps) in taps.chunks_exact(K).enumerate() {
-                            // A padded row is out of range (`iy` wraps): it holds `zero`.
-                            let iy = (oy * STRIDE + ky).wrapping_sub(PAD);
-                            let row = if iy < H { rows.get(ci * H + iy) } else { None };
-                            let start = ox * STRIDE;
-                            sum = sum.wrapping_add(match row {
-                                Some(row) if PAD == 0 => {
-                                    row.get(start..start + K).map_or(0, |x| dot(taps, x))
+        for oy in 0..OH {
+            for ox in 0..OW {
+                let mut column = [zero; PATCH];
+                for (ci, taps) in column.chunks_exact_mut(K * K).enumerate() {
+                    for (ky, taps) in taps.chunks_exact_mut(K).enumerate() {
+                        // A padded row is out of range (`iy` wraps): it keeps `zero`.
+                        let iy = (oy * STRIDE + ky).wrapping_sub(PAD);
+                        let Some(row) = (iy < H).then(|| rows.get(ci * H + iy)).flatten() else {
+                            continue;
+                        };
+                        let start = ox * STRIDE;
+                        match row.get(start.wrapping_sub(PAD)..(start + K).wrapping_sub(PAD)) {
+                            Some(inputs) => {
+                                for (t, &v) in taps.iter_mut().zip(inputs) {
+                                    *t = v;
                                 }
-                                Some(row) => padded_dot(taps, row, start, PAD, zero),
-                                None => zero.wrapping_mul(taps.iter().map(|&t| t as i32).sum()),
-                            });
+                            }
+                            _ => {
+                                for (kx, t) in taps.iter_mut().enumerate() {
+                                    if let Some(&v) = row.get((start + kx).wrapping_sub(PAD)) {
+                                        *t = v;
+                                    }
+                                }
+                            }
                         }
                     }
-                    *out = self.channels.output_of(c, sum, RELU);
                 }
+                let pixel = oy * OW + ox;
+                int8::dot_rows(&self.channels.w, &column, |c, sum| {
+                    if let Some(out) = y.get_mut(c * OH * OW + pixel) {
+                        *out = self.channels.output_of(c, sum, RELU);
+                    }
+                });
             }
         }
     }
@@ -115,17 +126,6 @@ impl<
             channels: Channels::from_le_bytes_at(bytes, at),
         }
     }
-}
-
-/// `Σ taps·x` over the row's columns `start − pad ..`, where columns outside the row hold
-/// `zero`.
-fn padded_dot(taps: &[i8], row: &[i8], start: usize, pad: usize, zero: i32) -> i32 {
-    taps.iter().enumerate().fold(0i32, |acc, (kx, &t)| {
-        let x = row
-            .get((start + kx).wrapping_sub(pad))
-            .map_or(zero, |&x| x as i32);
-        acc.wrapping_add(x * t as i32)
-    })
 }
 
 impl<

@@ -1,7 +1,8 @@
 //! The int8 `Affine`.
 
-use super::channels::{dot, Channels};
+use super::channels::Channels;
 use super::{Dtype, Int8Layer, Quant, QuantError, Spec, Values, ValuesMut, Writer};
+use crate::kernels::int8;
 use crate::Affine;
 
 /// An `Affine<I, O>` with int8 weights (one scale per output), int32 biases and int8
@@ -31,9 +32,11 @@ impl<const I: usize, const O: usize, const RELU: bool> Dense<I, O, RELU> {
     /// The int8 outputs of `x`.
     #[inline]
     pub fn forward(&self, x: &[i8; I], y: &mut [i8; O]) {
-        for (o, (out, w)) in y.iter_mut().zip(&self.channels.w).enumerate() {
-            *out = self.channels.output_of(o, dot(w, x), RELU);
-        }
+        int8::dot_rows(&self.channels.w, x, |o, sum| {
+            if let Some(y) = y.get_mut(o) {
+                *y = self.channels.output_of(o, sum, RELU);
+            }
+        });
     }
 
     /// The raw little-endian layout at byte offset `at` (a `const fn`, for `static`s).
