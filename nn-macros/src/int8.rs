@@ -1,7 +1,8 @@
 //! The int8 twin of a network: `NameInt8`, and `Name::<f32>::quantize`, which builds it.
 //!
-//! Each int8 stage is one `typenet::quant` layer standing for one or two layers of the
-//! declaration: an `Affine` or a `Conv2d` (with the `Relu` after it fused), a `MaxPool`, or
+//! Each int8 stage is one `typenet::quant` layer standing for one to three layers of the
+//! declaration: an `Affine` or a `Conv2d` (with a `BatchNorm` after it folded into its
+//! weights and a `Relu` after that fused), a `MaxPool`, or
 //! a `Relu` on its own, or a `Dropout` (a change of scale only). The loss is dropped. A network with any other
 //! layer gets no twin; its `quantize` requires a trait no type implements, worded to name
 //! the layer.
@@ -28,7 +29,9 @@ struct Stage<'a> {
     kind: Kind,
     /// The layer with the parameters (or the pool or relu itself): names the field.
     layer: &'a Layer,
-    /// A `Relu` follows it and is fused.
+    /// The `BatchNorm` after it, folded into its weights and biases.
+    batch_norm: Option<&'a Layer>,
+    /// A `Relu` follows it (or its `BatchNorm`) and is fused.
     relu: bool,
     /// Values per sample out.
     outputs: usize,
@@ -54,9 +57,15 @@ fn stages<'a>(net: &'a Net) -> Result<Vec<Stage<'a>>, &'a Layer> {
         let Some(sizes) = sizes else {
             return Err(layer);
         };
-        let relu_next = body
-            .get(k + 1)
-            .is_some_and(|l| l.builtin.as_ref().is_some_and(|(b, _)| b.name == "Relu"));
+        let is = |at: usize, name: &str| {
+            body.get(at)
+                .is_some_and(|l| l.builtin.as_ref().is_some_and(|(b, _)| b.name == name))
+        };
+        // An `Affine` or a `Conv2d` takes a `BatchNorm` right after it into its weights.
+        let weighted = matches!(builtin.name, "Affine" | "Conv2d");
+        let batch_norm = (weighted && is(k + 1, "BatchNorm")).then(|| &body[k + 1]);
+        let after = k + 1 + usize::from(batch_norm.is_some());
+        let relu_next = is(after, "Relu");
         let (kind, outputs, fuses) = match builtin.name {
             "Affine" => (
                 Kind::Dense {
@@ -81,11 +90,12 @@ fn stages<'a>(net: &'a Net) -> Result<Vec<Stage<'a>>, &'a Layer> {
         out.push(Stage {
             kind,
             layer,
+            batch_norm,
             relu: fuses,
             outputs,
             index: k,
         });
-        k += if fuses { 2 } else { 1 };
+        k = after + usize::from(fuses);
     }
     Ok(out)
 }
@@ -408,7 +418,8 @@ impl Twin<'_> {
         for s in &self.stages {
             if s.has_params() {
                 range += 1;
-                observe_after.push((s.index + usize::from(s.relu), range));
+                let folded = usize::from(s.batch_norm.is_some()) + usize::from(s.relu);
+                observe_after.push((s.index + folded, range));
             }
         }
         let ranges = lit(range + 1);
@@ -443,9 +454,16 @@ impl Twin<'_> {
             if s.has_params() {
                 range += 1;
                 let r = lit(range);
+                let call = match s.batch_norm {
+                    Some(bn) => {
+                        let bn = &bn.field;
+                        quote!(<#ty>::quantize_folded(&self.#f, &self.#bn, q, out)?)
+                    }
+                    None => quote!(<#ty>::quantize(&self.#f, q, out)?),
+                };
                 quote! {
                     let out = ranges[#r].quant()?;
-                    let #f = <#ty>::quantize(&self.#f, q, out)?;
+                    let #f = #call;
                     let q = out;
                 }
             } else if matches!(s.kind, Kind::Dropout { .. }) {

@@ -74,6 +74,17 @@ impl<T: Scalar, const C: usize, const S: usize> BatchNorm<T, C, S> {
         (mean, var)
     }
 
+    /// The layer in inference mode as `y = scale · x + shift` per channel: `scale = gamma /
+    /// √(running_var + ε)`, `shift = beta − running_mean · scale` (for folding it into the
+    /// layer before it).
+    pub fn inference_affine(&self) -> ([T; C], [T; C]) {
+        let eps = T::from_f64(EPS);
+        let scale: [T; C] =
+            core::array::from_fn(|c| self.gamma[c] / (self.running_var[c] + eps).sqrt());
+        let shift = core::array::from_fn(|c| self.beta[c] - self.running_mean[c] * scale[c]);
+        (scale, shift)
+    }
+
     /// `y = gamma · (x − mean) / √(var + ε) + beta`, per channel.
     fn normalise<const B: usize>(
         &self,

@@ -68,6 +68,21 @@ impl<const N: usize, const C: usize> Channels<N, C> {
         Ok(q)
     }
 
+    /// [`quantize`](Self::quantize) of the weights and biases with a `BatchNorm` (in
+    /// inference mode, running statistics) folded in: channel `c`'s weights times
+    /// `gamma / √(var + ε)`, its bias `(b − mean) · gamma / √(var + ε) + beta`.
+    pub(crate) fn quantize_folded<R: Iterator<Item = f32> + Clone, const S: usize>(
+        row: impl Fn(usize) -> R,
+        b: &[f32; C],
+        batch_norm: &crate::BatchNorm<f32, C, S>,
+        input: Quant,
+        output: Quant,
+    ) -> Result<Self, QuantError> {
+        let (scale, shift) = batch_norm.inference_affine();
+        let bias: [f32; C] = core::array::from_fn(|c| b[c] * scale[c] + shift[c]);
+        Self::quantize(|c| row(c).map(move |w| w * scale[c]), &bias, input, output)
+    }
+
     /// Requantizes channel `c`'s accumulator `Σ x·w` to its int8 output; `relu` clamps at
     /// the output's zero point.
     #[inline]

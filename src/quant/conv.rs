@@ -76,6 +76,21 @@ impl<
         })
     }
 
+    /// [`quantize`](Self::quantize) with the `BatchNorm` that follows `layer` folded into
+    /// its weights and biases.
+    pub fn quantize_folded<const PIXELS: usize>(
+        layer: &Conv2d<f32, C_IN, C_OUT, K, STRIDE, PAD, H, W, OH, OW, PATCH, PIXELS>,
+        batch_norm: &crate::BatchNorm<f32, C_OUT, PIXELS>,
+        input: Quant,
+        output: Quant,
+    ) -> Result<Self, QuantError> {
+        let rows = layer.weight_rows();
+        let row = |c: usize| rows[c].iter().copied();
+        Ok(Conv {
+            channels: Channels::quantize_folded(row, &layer.b, batch_norm, input, output)?,
+        })
+    }
+
     /// The int8 outputs of `x`: for each output pixel, its `PATCH` inputs gathered into a
     /// column (padding holds the input's zero point), then every channel's dot product
     /// with it.

@@ -29,6 +29,20 @@ impl<const I: usize, const O: usize, const RELU: bool> Dense<I, O, RELU> {
         })
     }
 
+    /// [`quantize`](Self::quantize) with the `BatchNorm` that follows `layer` folded into
+    /// its weights and biases.
+    pub fn quantize_folded(
+        layer: &Affine<f32, I, O>,
+        batch_norm: &crate::BatchNorm<f32, O, 1>,
+        input: Quant,
+        output: Quant,
+    ) -> Result<Self, QuantError> {
+        let row = |o: usize| layer.w.iter().map(move |inputs| inputs[o]);
+        Ok(Dense {
+            channels: Channels::quantize_folded(row, &layer.b, batch_norm, input, output)?,
+        })
+    }
+
     /// The int8 outputs of `x`.
     #[inline]
     pub fn forward(&self, x: &[i8; I], y: &mut [i8; O]) {

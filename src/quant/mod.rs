@@ -1,7 +1,8 @@
 //! int8 networks: post-training quantization on the host, integer-only inference anywhere.
 //!
 //! Every network declared with [`network!`](crate::network) whose layers are `Affine`,
-//! `Conv2d`, `Relu`, `MaxPool`, `Dropout` and `SoftmaxWithLoss` also gets an int8 twin,
+//! `Conv2d`, `Relu`, `MaxPool`, `Dropout`, `SoftmaxWithLoss`, and `BatchNorm` right after an
+//! `Affine` or a `Conv2d`, also gets an int8 twin,
 //! `NameInt8`, and `Name::<f32>::quantize(calibration)` builds it. The scheme is TensorFlow
 //! Lite's int8 specification:
 //!
@@ -15,7 +16,9 @@
 //! - **biases** int32 with scale `s_in·s_w`;
 //! - **requantization** of each `i32` accumulator by a 32-bit fixed-point multiplier and a
 //!   shift, rounded as CMSIS-NN's `arm_nn_requantize` ([`Requant`]);
-//! - a `Relu` after an `Affine` or a `Conv2d` is fused into its clamp; `MaxPool` works on the
+//! - a `BatchNorm` after an `Affine` or a `Conv2d` is folded into its weights and biases
+//!   (with the running statistics, as at inference), before they are quantized;
+//! - a `Relu` after an `Affine` or a `Conv2d` (or its `BatchNorm`) is fused into its clamp; `MaxPool` works on the
 //!   int8 values directly (its output has its input's scale); `Dropout`, which scales by
 //!   `1 − ratio` at inference, only changes the scale; the softmax is dropped: the class is the argmax of the int8 logits, which the
 //!   softmax would not change.
@@ -301,7 +304,7 @@ pub trait Int8Network: Copy + fmt::Debug + PartialEq {
 #[diagnostic::on_unimplemented(
     message = "`{L}` has no int8 implementation, so this network cannot be quantized",
     label = "`quantize` needs every layer to have an int8 form",
-    note = "int8 networks are made of `Affine`, `Conv2d`, `Relu`, `MaxPool`, `Dropout` and `SoftmaxWithLoss` (an argmax)"
+    note = "int8 networks are made of `Affine`, `Conv2d`, `Relu`, `MaxPool`, `Dropout`, `SoftmaxWithLoss` (an argmax), and `BatchNorm` right after an `Affine` or a `Conv2d` (folded into it)"
 )]
 pub trait HasInt8<L> {}
 
