@@ -9,7 +9,7 @@ use typenet_fuzz::Small;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let corpus = std::path::Path::new("corpus");
-    for dir in ["idx", "weights", "checkpoint"] {
+    for dir in ["idx", "weights", "checkpoint", "int8"] {
         fs::create_dir_all(corpus.join(dir))?;
     }
     // Two 3×2 images and their labels, raw and gzipped.
@@ -24,6 +24,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let net = Small::<f32>::new(3);
     io::save_safetensors(&net, corpus.join("weights/small.safetensors"))?;
     io::save_raw(&net, corpus.join("weights/small.bin"))?;
+
+    let int8 = net.quantize(&[[0.0f32, 0.5, 1.0, 0.25], [1.0, 0.0, 0.5, 0.75]])?;
+    io::save_int8(&int8, corpus.join("int8/small.safetensors"))?;
 
     let (mut trained, grads) = (net.clone(), Small::new(4));
     let mut adam = Adam::<f32, Small>::default();
