@@ -170,3 +170,29 @@ impl<const N: usize, const C: usize> Channels<N, C> {
         }
     }
 }
+
+/// The `Int8Layer` items of a layer that is its `channels` field: everything but the
+/// tensors' shapes.
+macro_rules! delegate_to_channels {
+    ($n:expr, $c:expr) => {
+        const BYTES: usize = Channels::<{ $n }, { $c }>::BYTES;
+        fn zeros() -> Self {
+            Self {
+                channels: Channels::zeros(),
+            }
+        }
+        fn tensor(&self, index: usize) -> Option<Values<'_>> {
+            self.channels.tensor(index)
+        }
+        fn tensor_mut(&mut self, index: usize) -> Option<ValuesMut<'_>> {
+            self.channels.tensor_mut(index)
+        }
+        fn prepare(&mut self, input: Quant) -> Result<Quant, QuantError> {
+            self.channels.prepare(input)
+        }
+        fn write_le_bytes(&self, out: &mut Writer) {
+            self.channels.write_le_bytes(out)
+        }
+    };
+}
+pub(crate) use delegate_to_channels;

@@ -1,6 +1,6 @@
 //! The int8 `Conv2d`.
 
-use super::channels::Channels;
+use super::channels::{delegate_to_channels, Channels};
 use super::{Dtype, Int8Layer, Quant, QuantError, Spec, Values, ValuesMut, Writer};
 use crate::kernels::int8;
 use crate::kernels::Geometry;
@@ -166,23 +166,5 @@ impl<
         Spec::new("output_scale", &[1], Dtype::F32),
         Spec::new("output_zero", &[1], Dtype::I32),
     ];
-    const BYTES: usize = Channels::<PATCH, C_OUT>::BYTES;
-
-    fn zeros() -> Self {
-        Conv {
-            channels: Channels::zeros(),
-        }
-    }
-    fn tensor(&self, index: usize) -> Option<Values<'_>> {
-        self.channels.tensor(index)
-    }
-    fn tensor_mut(&mut self, index: usize) -> Option<ValuesMut<'_>> {
-        self.channels.tensor_mut(index)
-    }
-    fn prepare(&mut self, input: Quant) -> Result<Quant, QuantError> {
-        self.channels.prepare(input)
-    }
-    fn write_le_bytes(&self, out: &mut Writer) {
-        self.channels.write_le_bytes(out)
-    }
+    delegate_to_channels!(PATCH, C_OUT);
 }

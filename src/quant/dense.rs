@@ -1,6 +1,6 @@
 //! The int8 `Affine`.
 
-use super::channels::Channels;
+use super::channels::{delegate_to_channels, Channels};
 use super::{Dtype, Int8Layer, Quant, QuantError, Spec, Values, ValuesMut, Writer};
 use crate::kernels::int8;
 use crate::Affine;
@@ -69,23 +69,5 @@ impl<const I: usize, const O: usize, const RELU: bool> Int8Layer for Dense<I, O,
         Spec::new("output_scale", &[1], Dtype::F32),
         Spec::new("output_zero", &[1], Dtype::I32),
     ];
-    const BYTES: usize = Channels::<I, O>::BYTES;
-
-    fn zeros() -> Self {
-        Dense {
-            channels: Channels::zeros(),
-        }
-    }
-    fn tensor(&self, index: usize) -> Option<Values<'_>> {
-        self.channels.tensor(index)
-    }
-    fn tensor_mut(&mut self, index: usize) -> Option<ValuesMut<'_>> {
-        self.channels.tensor_mut(index)
-    }
-    fn prepare(&mut self, input: Quant) -> Result<Quant, QuantError> {
-        self.channels.prepare(input)
-    }
-    fn write_le_bytes(&self, out: &mut Writer) {
-        self.channels.write_le_bytes(out)
-    }
+    delegate_to_channels!(I, O);
 }

@@ -304,7 +304,7 @@ pub trait Int8Network: Copy + fmt::Debug + PartialEq {
 #[diagnostic::on_unimplemented(
     message = "`{L}` has no int8 implementation, so this network cannot be quantized",
     label = "`quantize` needs every layer to have an int8 form",
-    note = "int8 networks are made of `Affine`, `Conv2d`, `Relu`, `MaxPool`, `Dropout`, `SoftmaxWithLoss` (an argmax), and `BatchNorm` right after an `Affine` or a `Conv2d` (folded into it)"
+    note = "int8 networks are made of `Affine` and `Conv2d` (each with an optional `BatchNorm` after it, folded in), `Relu`, `MaxPool`, `Dropout` and `SoftmaxWithLoss` (an argmax)"
 )]
 pub trait HasInt8<L> {}
 

@@ -41,24 +41,33 @@ fn worst_steps<const C: usize>(f32_scores: &[f32; C], int8: &[i8; C], out: Quant
         .fold(0.0, f32::max)
 }
 
+/// The worst [`worst_steps`] over `samples`, printed. On calibration samples nothing
+/// saturates: what is left is the rounding of the input, the weights and the activations.
+fn worst_over<const N: usize, const C: usize>(
+    samples: &[[f32; N]],
+    f32_scores: impl Fn(&[f32; N]) -> [f32; C],
+    int8_logits: impl Fn(&[f32; N]) -> [i8; C],
+    out: Quant,
+) -> f32 {
+    let worst = samples
+        .iter()
+        .map(|x| worst_steps(&f32_scores(x), &int8_logits(x), out))
+        .fold(0.0, f32::max);
+    println!("worst |f32 − int8| {worst:.2} steps of {}", out.scale);
+    worst
+}
+
 #[test]
 fn int8_convolution_with_stride_padding_and_pooling_follows_the_f32_network() {
     let net = OddConv::<f32>::with_init(Init::He, 3);
     let calibration = samples::<98>(64, 1);
     let int8: OddConvInt8 = net.quantize(&calibration).unwrap();
-    let out = int8.affine1.channels.output;
-    let mut worst = 0.0f32;
-    // On the calibration samples nothing saturates: what is left is the rounding of the
-    // input, the weights and two activations (samples outside the calibrated range clip).
-    for x in &calibration {
-        let scores = net.predict(&[*x])[0];
-        worst = worst.max(worst_steps(
-            &scores,
-            &int8.predict(&int8.quantize_input(x)),
-            out,
-        ));
-    }
-    println!("worst |f32 − int8| {worst:.2} steps of {}", out.scale);
+    let worst = worst_over(
+        &calibration,
+        |x| net.predict(&[*x])[0],
+        |x| int8.predict(&int8.quantize_input(x)),
+        int8.affine1.channels.output,
+    );
     assert!(worst <= 3.0, "{worst} steps");
 }
 
@@ -80,18 +89,13 @@ fn batch_norm_is_folded_into_the_layer_before_it() {
     draw(&mut net.batch_norm2.running_var, 0.2, 3.0);
     let calibration = samples::<36>(64, 6);
     let int8: NormedInt8 = net.quantize(&calibration).unwrap();
-    let out = int8.affine2.channels.output;
-    let mut worst = 0.0f32;
-    for x in &calibration {
-        let scores = net.predict(&[*x])[0];
-        worst = worst.max(worst_steps(
-            &scores,
-            &int8.predict(&int8.quantize_input(x)),
-            out,
-        ));
-    }
+    let worst = worst_over(
+        &calibration,
+        |x| net.predict(&[*x])[0],
+        |x| int8.predict(&int8.quantize_input(x)),
+        int8.affine2.channels.output,
+    );
     // 2.7 here; another machine's f32 kernels round the calibration differently.
-    println!("worst |f32 − int8| {worst:.2} steps of {}", out.scale);
     assert!(worst <= 4.0, "{worst} steps");
     // Three int8 stages with weights: the BatchNorms have none of their own.
     assert_eq!(<NormedInt8 as Int8Network>::TENSOR_COUNT, 2 + 3 * 5);

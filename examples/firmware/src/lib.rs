@@ -200,6 +200,27 @@ pub fn check_digits<R>(
     }
 }
 
+/// [`check_digits`] for an int8 network: `predict` on each of [`DIGITS_INT8`], whose logits
+/// must equal `expected` (the host's) bit for bit.
+pub fn check_int8_digits(
+    name: &str,
+    macs: u32,
+    predict: impl Fn(&[i8; 784]) -> [i8; 10],
+    expected: &[[i8; 10]; COUNT],
+) -> ! {
+    use typenet::quant::argmax_i8;
+    check_digits(
+        name,
+        macs,
+        |k| predict(core::hint::black_box(&DIGITS_INT8[k])),
+        |k, logits| Outcome {
+            class: argmax_i8(logits),
+            host_class: argmax_i8(&expected[k]),
+            matches: *logits == expected[k],
+        },
+    )
+}
+
 /// Reports `why` over semihosting and exits with a failure status.
 pub fn fail(why: &str) -> ! {
     cortex_m_semihosting::hprintln!("error: {}", why);

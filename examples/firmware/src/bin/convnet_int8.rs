@@ -5,23 +5,18 @@
 #![no_main]
 
 use cortex_m_rt::{entry, exception, ExceptionFrame};
-use typenet::quant::argmax_i8;
 use typenet_firmware::{
-    check_digits, report_hard_fault, report_panic, Outcome, CONVNET_INT8, CONVNET_MACS,
-    DIGITS_INT8, EXPECTED_CONVNET_INT8,
+    check_int8_digits, report_hard_fault, report_panic, CONVNET_INT8, CONVNET_MACS,
+    EXPECTED_CONVNET_INT8,
 };
 
 #[entry]
 fn main() -> ! {
-    check_digits(
+    check_int8_digits(
         "int8 CNN",
         CONVNET_MACS,
-        |k| CONVNET_INT8.predict(core::hint::black_box(&DIGITS_INT8[k])),
-        |k, logits| Outcome {
-            class: argmax_i8(logits),
-            host_class: argmax_i8(&EXPECTED_CONVNET_INT8[k]),
-            matches: *logits == EXPECTED_CONVNET_INT8[k],
-        },
+        |x| CONVNET_INT8.predict(x),
+        &EXPECTED_CONVNET_INT8,
     )
 }
 

@@ -5,23 +5,17 @@
 #![no_main]
 
 use cortex_m_rt::{entry, exception, ExceptionFrame};
-use typenet::quant::argmax_i8;
 use typenet_firmware::{
-    check_digits, report_hard_fault, report_panic, Outcome, DIGITS_INT8, EXPECTED_MLP_INT8,
-    MLP_INT8, MLP_MACS,
+    check_int8_digits, report_hard_fault, report_panic, EXPECTED_MLP_INT8, MLP_INT8, MLP_MACS,
 };
 
 #[entry]
 fn main() -> ! {
-    check_digits(
+    check_int8_digits(
         "int8 MLP",
         MLP_MACS,
-        |k| MLP_INT8.predict(core::hint::black_box(&DIGITS_INT8[k])),
-        |k, logits| Outcome {
-            class: argmax_i8(logits),
-            host_class: argmax_i8(&EXPECTED_MLP_INT8[k]),
-            matches: *logits == EXPECTED_MLP_INT8[k],
-        },
+        |x| MLP_INT8.predict(x),
+        &EXPECTED_MLP_INT8,
     )
 }
 
