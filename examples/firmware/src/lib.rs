@@ -241,6 +241,23 @@ pub fn exit(success: bool) -> ! {
     }
 }
 
+/// Defines a binary's panic handler and HardFault handler: each reports over semihosting
+/// and exits with a failure status ([`report_panic`], [`report_hard_fault`]).
+#[macro_export]
+macro_rules! exit_on_failure {
+    () => {
+        #[panic_handler]
+        fn panic(info: &core::panic::PanicInfo) -> ! {
+            $crate::report_panic(info)
+        }
+
+        #[cortex_m_rt::exception]
+        unsafe fn HardFault(frame: &cortex_m_rt::ExceptionFrame) -> ! {
+            $crate::report_hard_fault(frame)
+        }
+    };
+}
+
 /// What a binary's panic handler does: print the panic and exit with a failure status.
 pub fn report_panic(info: &core::panic::PanicInfo) -> ! {
     cortex_m_semihosting::hprintln!("panic: {}", info);

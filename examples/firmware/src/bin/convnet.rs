@@ -3,11 +3,10 @@
 #![no_std]
 #![no_main]
 
-use cortex_m_rt::{entry, exception, ExceptionFrame};
+use cortex_m_rt::entry;
 use typenet::argmax;
 use typenet_firmware::{
-    check_digits, report_hard_fault, report_panic, Outcome, CONVNET, CONVNET_MACS, DIGITS,
-    EXPECTED_CONVNET, TOLERANCE,
+    check_digits, Outcome, CONVNET, CONVNET_MACS, DIGITS, EXPECTED_CONVNET, TOLERANCE,
 };
 
 #[entry]
@@ -27,12 +26,4 @@ fn main() -> ! {
     )
 }
 
-#[panic_handler]
-fn panic(info: &core::panic::PanicInfo) -> ! {
-    report_panic(info)
-}
-
-#[exception]
-unsafe fn HardFault(frame: &ExceptionFrame) -> ! {
-    report_hard_fault(frame)
-}
+typenet_firmware::exit_on_failure!();

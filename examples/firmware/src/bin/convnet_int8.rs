@@ -4,11 +4,8 @@
 #![no_std]
 #![no_main]
 
-use cortex_m_rt::{entry, exception, ExceptionFrame};
-use typenet_firmware::{
-    check_int8_digits, report_hard_fault, report_panic, CONVNET_INT8, CONVNET_MACS,
-    EXPECTED_CONVNET_INT8,
-};
+use cortex_m_rt::entry;
+use typenet_firmware::{check_int8_digits, CONVNET_INT8, CONVNET_MACS, EXPECTED_CONVNET_INT8};
 
 #[entry]
 fn main() -> ! {
@@ -20,12 +17,4 @@ fn main() -> ! {
     )
 }
 
-#[panic_handler]
-fn panic(info: &core::panic::PanicInfo) -> ! {
-    report_panic(info)
-}
-
-#[exception]
-unsafe fn HardFault(frame: &ExceptionFrame) -> ! {
-    report_hard_fault(frame)
-}
+typenet_firmware::exit_on_failure!();

@@ -4,10 +4,8 @@
 #![no_std]
 #![no_main]
 
-use cortex_m_rt::{entry, exception, ExceptionFrame};
-use typenet_firmware::{
-    check_int8_digits, report_hard_fault, report_panic, EXPECTED_MLP_INT8, MLP_INT8, MLP_MACS,
-};
+use cortex_m_rt::entry;
+use typenet_firmware::{check_int8_digits, EXPECTED_MLP_INT8, MLP_INT8, MLP_MACS};
 
 #[entry]
 fn main() -> ! {
@@ -19,12 +17,4 @@ fn main() -> ! {
     )
 }
 
-#[panic_handler]
-fn panic(info: &core::panic::PanicInfo) -> ! {
-    report_panic(info)
-}
-
-#[exception]
-unsafe fn HardFault(frame: &ExceptionFrame) -> ! {
-    report_hard_fault(frame)
-}
+typenet_firmware::exit_on_failure!();

@@ -4,11 +4,11 @@
 #![no_std]
 #![no_main]
 
-use cortex_m_rt::{entry, exception, ExceptionFrame};
+use cortex_m_rt::entry;
 use cortex_m_semihosting::hprintln;
 use typenet::layer::{Layer, Mode};
 use typenet::prelude::*;
-use typenet_firmware::{exit, fail, report_hard_fault, report_panic};
+use typenet_firmware::{exit, fail};
 
 /// `y = tanh(x)` over `N` features.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -70,12 +70,4 @@ fn main() -> ! {
     exit(accuracy == 1.0)
 }
 
-#[panic_handler]
-fn panic(info: &core::panic::PanicInfo) -> ! {
-    report_panic(info)
-}
-
-#[exception]
-unsafe fn HardFault(frame: &ExceptionFrame) -> ! {
-    report_hard_fault(frame)
-}
+typenet_firmware::exit_on_failure!();

@@ -4,12 +4,10 @@
 #![no_std]
 #![no_main]
 
-use cortex_m_rt::{entry, exception, ExceptionFrame};
+use cortex_m_rt::entry;
 use cortex_m_semihosting::hprintln;
 use typenet::prelude::*;
-use typenet_firmware::{
-    exit, fail, report_hard_fault, report_panic, stack_high_water_mark, InstructionCounter,
-};
+use typenet_firmware::{exit, fail, stack_high_water_mark, InstructionCounter};
 
 network! {
     /// XOR: two inputs, four sigmoid units, two classes.
@@ -66,12 +64,4 @@ fn main() -> ! {
     }
 }
 
-#[panic_handler]
-fn panic(info: &core::panic::PanicInfo) -> ! {
-    report_panic(info)
-}
-
-#[exception]
-unsafe fn HardFault(frame: &ExceptionFrame) -> ! {
-    report_hard_fault(frame)
-}
+typenet_firmware::exit_on_failure!();
