@@ -131,18 +131,6 @@ impl Stage<'_> {
         }
     }
 
-    /// Bytes of its raw layout, as `typenet::quant` lays it out (the expansion asserts the
-    /// sum against the library's constants).
-    fn bytes(&self) -> usize {
-        let channels = |n: usize, c: usize| c * n + 20 * c + 16;
-        match &self.kind {
-            Kind::Dense { i, o } => channels(*i, *o),
-            Kind::Conv { sizes } => channels(sizes[9], sizes[1]),
-            Kind::Pool { .. } => 0,
-            Kind::Relu { .. } | Kind::Dropout { .. } => 4,
-        }
-    }
-
     fn has_params(&self) -> bool {
         matches!(self.kind, Kind::Dense { .. } | Kind::Conv { .. })
     }
@@ -201,8 +189,11 @@ impl Twin<'_> {
         let classes = lit(last);
         let fields: Vec<&Ident> = self.stages.iter().map(|s| &s.layer.field).collect();
         let types: Vec<TokenStream> = self.stages.iter().map(Stage::ty).collect();
-        let bytes = 8 + self.stages.iter().map(Stage::bytes).sum::<usize>();
-        let len = lit(bytes);
+        // The raw layout's length, from the library's own constants.
+        let len = format_ident!("__{}_BYTES", twin);
+        let layer_bytes = types
+            .iter()
+            .map(|ty| quote!(<#ty as ::typenet::quant::Int8Layer>::BYTES));
         let name_str = name.to_string();
         let shown: Vec<&str> = net.layers().map(|l| l.shown.as_str()).collect();
         let doc_fields = self.stages.iter().map(|s| {
@@ -215,7 +206,7 @@ impl Twin<'_> {
         });
         let summary = format!(
             " The int8 form of [`{name}`]: integer-only inference, parameters from \
-             [`{name}::quantize`] (or a saved int8 file), {bytes} bytes in the raw layout."
+             [`{name}::quantize`] (or a saved int8 file)."
         );
 
         // predict: one stack buffer per stage.
@@ -236,18 +227,13 @@ impl Twin<'_> {
             result = quote!(#buf);
         }
 
-        // from_le_bytes: each stage at its offset.
-        let mut at = 8usize;
-        let decoded = self
-            .stages
-            .iter()
-            .zip(&types)
-            .zip(&fields)
-            .map(|((s, ty), f)| {
-                let offset = lit(at);
-                at += s.bytes();
-                quote!(#f: <#ty>::from_le_bytes_at(bytes, #offset))
-            });
+        // from_le_bytes: each stage after the input's quantization and the stages before it.
+        let mut at = quote!(::typenet::quant::Quant::BYTES);
+        let decoded = types.iter().zip(&fields).map(|(ty, f)| {
+            let field = quote!(#f: <#ty>::from_le_bytes_at(bytes, #at));
+            at = quote!(#at + <#ty as ::typenet::quant::Int8Layer>::BYTES);
+            field
+        });
 
         let layer_names: Vec<String> = fields.iter().map(|f| f.to_string()).collect();
         let quantize = self.quantize_fn(&twin, &types);
@@ -260,10 +246,9 @@ impl Twin<'_> {
                 #(#[doc = #doc_fields] pub #fields: #types,)*
             }
 
-            const _: () = ::core::assert!(
-                #len == ::typenet::quant::Quant::BYTES #(+ <#types as ::typenet::quant::Int8Layer>::BYTES)*,
-                "the macro's raw int8 layout disagrees with typenet::quant"
-            );
+            #[doc(hidden)]
+            #[allow(non_upper_case_globals)]
+            const #len: usize = ::typenet::quant::Quant::BYTES #(+ #layer_bytes)*;
 
             impl #twin {
                 /// Values per input sample.

@@ -206,7 +206,7 @@ fn trained_mlp(data: &typenet::io::Mnist<f32>) -> TwoLayerNet<f32> {
 fn the_int8_mlp_is_within_half_a_point_of_f32_on_the_bundled_digits() {
     let data = bundled::<f32>();
     let net = trained_mlp(&data);
-    let (x, t) = data.train.check_for::<TwoLayerNet>().unwrap();
+    let (x, _) = data.train.check_for::<TwoLayerNet>().unwrap();
     let (xt, tt) = data.test.check_for::<TwoLayerNet>().unwrap();
     let int8 = net.quantize(&x[..500]).unwrap();
     let f32_accuracy = accuracy(&net, xt, &tt);
@@ -225,7 +225,6 @@ fn the_int8_mlp_is_within_half_a_point_of_f32_on_the_bundled_digits() {
         (f32_accuracy - int8_accuracy).abs() <= 0.005,
         "f32 {f32_accuracy}, int8 {int8_accuracy}"
     );
-    let _ = t;
 }
 
 #[test]
