@@ -60,9 +60,11 @@ impl Kernel {
     pub const PORTABLE: Kernel = Kernel(Path::Portable);
 
     /// This kernel, or AVX2+FMA in place of AVX-512: for the kernels whose AVX-512 code is
-    /// slower (max pooling, where LLVM turns the stride-2 windows into masked gathers and
-    /// scatters; on a Zen 5 core, SimpleConvNet's pooling forward takes 1.20 ms with AVX-512
-    /// code and 0.135 ms with AVX2, its backward 4.07 and 2.21 ms).
+    /// slower. Max pooling: LLVM turns the AVX-512 instantiation's stride-2 windows into
+    /// masked gathers and scatters; on a Zen 5 core SimpleConvNet's pooling forward took
+    /// 1.20 ms with AVX-512 code and 0.135 ms with AVX2. The backward pass follows the
+    /// forward's choice (its AVX-512 code was slower too, 4.07 against 2.21 ms, before it
+    /// was rewritten without branches; not yet measured since).
     #[inline]
     const fn at_most_avx2(self) -> Kernel {
         match self.0 {

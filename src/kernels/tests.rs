@@ -599,3 +599,60 @@ fn large_batches_are_judged_from_every_fourth_row() {
         assert_eq!(auto, dense, "{}", k.name());
     }
 }
+
+/// The 2×2, stride-2 backward pass (one select per input) on every kernel against the
+/// book's rule, window by window: the gradient goes to the first input, in reading order,
+/// equal to the maximum. The inputs have ties (zeros, as after a ReLU, and repeated values)
+/// and NaNs, which are their window's maximum.
+#[test]
+fn max_pool_backward_routes_each_gradient_to_the_first_maximum() {
+    const H: usize = 6;
+    const W: usize = 10;
+    let g = Geometry {
+        channels: 2,
+        height: H,
+        width: W,
+        window: 2,
+        stride: 2,
+        pad: 0,
+        out_height: H / 2,
+        out_width: W / 2,
+    };
+    let mut x = [[0.0f32; W]; 2 * H];
+    for (r, row) in x.iter_mut().enumerate() {
+        for (c, v) in row.iter_mut().enumerate() {
+            *v = match (r * 7 + c * 3) % 11 {
+                0 => f32::NAN,
+                k if k < 5 => 0.0,
+                k => (k % 3) as f32,
+            };
+        }
+    }
+    let dy: [[f32; W / 2]; H] =
+        core::array::from_fn(|r| core::array::from_fn(|c| (r * 10 + c + 1) as f32));
+    for k in paths() {
+        let mut y = [[0.0f32; W / 2]; H];
+        max_pool_with(k, &g, &x, &mut y);
+        let mut dx = [[-1.0f32; W]; 2 * H];
+        max_pool_backward_with(k, &g, &x, &y, &dy, &mut dx);
+        for (oy, (yrow, drow)) in y.iter().zip(&dy).enumerate() {
+            for ox in 0..W / 2 {
+                let cells = [(0, 0), (0, 1), (1, 0), (1, 1)].map(|(r, c)| (2 * oy + r, 2 * ox + c));
+                let max = yrow[ox];
+                let first = cells.iter().position(|&(r, c)| {
+                    let v = x[r][c];
+                    v == max || (v.is_nan() && max.is_nan())
+                });
+                assert!(
+                    first.is_some(),
+                    "{}: window ({oy}, {ox}) has no maximum",
+                    k.name()
+                );
+                for (i, &(r, c)) in cells.iter().enumerate() {
+                    let expected = if Some(i) == first { drow[ox] } else { 0.0 };
+                    assert_eq!(dx[r][c], expected, "{}: input ({r}, {c})", k.name());
+                }
+            }
+        }
+    }
+}
