@@ -2,7 +2,7 @@
 //! and the batch as the summed dimension.
 
 use super::gemm::{half_tile_start, load_tile, store_tile, whole_vectors, Panel, HALF, KC};
-use super::madd;
+use super::{madd, short};
 use crate::Scalar;
 
 /// Rows `first..first + dw.len()` of `dw = xᵀ · dy`: zero-skipping when those inputs of the
@@ -140,8 +140,9 @@ pub(super) fn weight_gradient_columns<
             let rn = KC.min(rows - r0);
             for (p, dyr) in panel.0.iter_mut().zip(&dy[r0..r0 + rn]) {
                 let src = dyr.get(o0..o0 + n).unwrap_or(&[]);
-                p[..src.len()].copy_from_slice(src);
-                p[src.len()..].fill(T::zero());
+                let (live, pad) = p.split_at_mut(src.len().min(W));
+                short::copy(live, src);
+                short::fill(pad, T::zero());
             }
             let (panel, xs) = (&panel.0[..rn], &x[r0..r0 + rn]);
             let first_chunk = r0 == 0;

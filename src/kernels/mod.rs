@@ -375,6 +375,7 @@ mod gemm;
 mod gradient;
 pub mod int8;
 mod pool;
+mod short;
 mod sparse;
 #[cfg(test)]
 mod tests;
@@ -576,11 +577,17 @@ pub fn conv_weight_gradient_with<T: Scalar, const I: usize, const O: usize>(
     run!(kernel, conv_weight_gradient_body(g: &Geometry, x: &[T], dy: &[[T; I]], dw: &mut [[T; O]]))
 }
 
-/// `Σ values` in [`LANES`] partial sums (one chain of additions would wait on each one).
+/// Partial sums in [`sum`]: four vectors of 8 `f32` (eight SSE registers where the
+/// caller is not compiled for AVX), so the additions do not wait on each other.
+/// SimpleConvNet's bias gradient (30 × 576 values per sample, batch 100, Zen 3) took
+/// 0.9 ms with 8.
+const SUM_LANES: usize = 32;
+
+/// `Σ values` in [`SUM_LANES`] partial sums, added in a fixed order.
 #[inline]
 fn sum<T: Scalar>(values: &[T]) -> T {
-    let (chunks, tail) = values.as_chunks::<LANES>();
-    let mut acc = [T::zero(); LANES];
+    let (chunks, tail) = values.as_chunks::<SUM_LANES>();
+    let mut acc = [T::zero(); SUM_LANES];
     for c in chunks {
         for (a, &v) in acc.iter_mut().zip(c) {
             *a = *a + v;
