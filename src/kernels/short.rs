@@ -41,31 +41,11 @@ pub(super) fn copy<T: Copy>(dst: &mut [T], src: &[T]) {
     }
 }
 
-/// `dst.fill(value)`.
+/// `dst.fill(value)`: a [`copy`] from a block of `value`s, for runs it handles inline.
 #[inline(always)]
 pub(super) fn fill<T: Copy>(dst: &mut [T], value: T) {
-    let n = dst.len();
-    match n {
-        0 => {}
-        1..=3 => {
-            for i in [0, n / 2, n - 1] {
-                if let Some(d) = dst.get_mut(i) {
-                    *d = value;
-                }
-            }
-        }
-        4..=7 => {
-            fill_block::<T, 4>(dst, value, 0);
-            fill_block::<T, 4>(dst, value, n - 4);
-        }
-        8..=15 => {
-            fill_block::<T, 8>(dst, value, 0);
-            fill_block::<T, 8>(dst, value, n - 8);
-        }
-        16..=32 => {
-            fill_block::<T, 16>(dst, value, 0);
-            fill_block::<T, 16>(dst, value, n - 16);
-        }
+    match dst.len() {
+        0..=32 => copy(dst, &[value; 32]),
         _ => dst.fill(value),
     }
 }
@@ -77,14 +57,6 @@ fn copy_block<T: Copy, const N: usize>(dst: &mut [T], src: &[T], at: usize) {
     let s = src.get(at..).and_then(|s| s.first_chunk::<N>());
     if let (Some(d), Some(s)) = (d, s) {
         *d = *s;
-    }
-}
-
-/// `N` copies of `value` from `at`, if `dst` has room.
-#[inline(always)]
-fn fill_block<T: Copy, const N: usize>(dst: &mut [T], value: T, at: usize) {
-    if let Some(d) = dst.get_mut(at..).and_then(|d| d.first_chunk_mut::<N>()) {
-        *d = [value; N];
     }
 }
 
